@@ -1,0 +1,106 @@
+import { WebhookError } from './errors.js'
+import type { BodyStream } from './types.js'
+
+/** Limits of `readRawBody`. */
+export interface ReadRawBodyOptions {
+  /** Largest accepted body in bytes. */
+  limit: number
+  /** Milliseconds the whole body may take to arrive; 0 disables the timer. */
+  timeout: number
+}
+
+/** True when something already read this stream, so its bytes are gone. */
+export function isConsumed(stream: BodyStream): boolean {
+  return stream.readableEnded === true || stream.readableDidRead === true
+}
+
+/**
+ * Reads a request stream into one Buffer. The limit is enforced while chunks arrive (nothing past
+ * it is buffered) and chunks are concatenated once. A client abort, a stream error or the timeout
+ * rejects with a `WebhookError`; every listener and timer is removed whatever happens.
+ */
+export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let received = 0
+    let settled = false
+    const timer =
+      options.timeout > 0
+        ? setTimeout(() => {
+            fail(
+              new WebhookError(
+                'REQUEST_TIMEOUT',
+                `The request body did not arrive within ${options.timeout} ms.`,
+              ),
+            )
+          }, options.timeout)
+        : undefined
+
+    function cleanup(): void {
+      settled = true
+      if (timer !== undefined) clearTimeout(timer)
+      stream.removeListener('data', onData)
+      stream.removeListener('end', onEnd)
+      stream.removeListener('error', onError)
+      stream.removeListener('close', onClose)
+      stream.removeListener('aborted', onClose)
+    }
+
+    function fail(error: WebhookError): void {
+      if (settled) return
+      cleanup()
+      // Stop pulling bytes we will never use; the adapter closes the connection after answering.
+      stream.pause()
+      chunks.length = 0
+      reject(error)
+    }
+
+    function onData(chunk: Buffer | string): void {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+      received += bytes.length
+      if (received > options.limit) {
+        fail(tooLarge(options.limit))
+        return
+      }
+      chunks.push(bytes)
+    }
+
+    function onEnd(): void {
+      if (settled) return
+      cleanup()
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received))
+    }
+
+    function onError(error: unknown): void {
+      fail(
+        new WebhookError('REQUEST_ABORTED', 'The request stream failed before the body was read.', {
+          cause: error,
+        }),
+      )
+    }
+
+    function onClose(): void {
+      fail(
+        new WebhookError(
+          'REQUEST_ABORTED',
+          'The client closed the request before the body was sent.',
+        ),
+      )
+    }
+
+    stream.on('data', onData)
+    stream.on('end', onEnd)
+    stream.on('error', onError)
+    stream.on('close', onClose)
+    stream.on('aborted', onClose)
+    if (stream.destroyed === true) onClose()
+  })
+}
+
+/** The error for a body over the limit. */
+export function tooLarge(limit: number): WebhookError {
+  return new WebhookError(
+    'BODY_TOO_LARGE',
+    `The request body is larger than the limit of ${limit} bytes (maxBodySize).`,
+  )
+}

@@ -1,0 +1,141 @@
+import { WebhookError } from './errors.js'
+import type { AnyEventHandler, AnyWebhookEvent } from './types.js'
+
+/** The 15 event types eCampus documents. */
+export const EVENT_TYPES = [
+  'contact.created',
+  'contact.updated',
+  'contact.deleted',
+  'conversation.created',
+  'conversation.updated',
+  'conversation.deleted',
+  'message.created',
+  'message.updated',
+  'message.deleted',
+  'group.created',
+  'group.updated',
+  'group.deleted',
+  'attachment.created',
+  'attachment.updated',
+  'attachment.deleted',
+] as const
+
+/** Called with every handler failure, the event it happened on. */
+export type ErrorHandler = (error: WebhookError, event: AnyWebhookEvent) => unknown
+
+type Handler = AnyEventHandler
+
+const NAME = /^(?:[^.*\s]+\.[^.*\s]+|[^.*\s]+\.\*|\*\.[^.*\s]+)$/
+
+/**
+ * Holds the handlers and dispatches events to them. Names are an event type (`'message.created'`)
+ * or a pattern (`'message.*'`, `'*.deleted'`). Patterns match the types this app knows — the 15
+ * documented ones and any type a handler was registered for by its exact name — so an event type
+ * eCampus adds later reaches only `onAny` handlers until the app names it.
+ */
+export class Router {
+  // Maps, not objects: event types come from the network ('__proto__', 'constructor').
+  readonly #byName = new Map<string, Set<Handler>>()
+  readonly #any = new Set<Handler>()
+  readonly #onError = new Set<ErrorHandler>()
+  readonly #known = new Set<string>(EVENT_TYPES)
+
+  on(names: string | readonly string[], handler: Handler): void {
+    assertHandler(handler, 'on')
+    for (const name of toNames(names)) {
+      if (typeof name !== 'string' || !NAME.test(name)) {
+        throw new TypeError(
+          `@ecampus-webhooks/core: on() got the event name ${JSON.stringify(name)}. ` +
+            "Use an event type like 'message.created' or a pattern like 'message.*' or '*.deleted'.",
+        )
+      }
+      if (!name.includes('*')) this.#known.add(name)
+      let set = this.#byName.get(name)
+      if (set === undefined) this.#byName.set(name, (set = new Set()))
+      set.add(handler)
+    }
+  }
+
+  onAny(handler: Handler): void {
+    assertHandler(handler, 'onAny')
+    this.#any.add(handler)
+  }
+
+  onError(handler: ErrorHandler): void {
+    assertHandler(handler, 'onError')
+    this.#onError.add(handler)
+  }
+
+  off(names: string | readonly string[], handler: Handler | ErrorHandler): void {
+    for (const name of toNames(names)) {
+      this.#byName.get(name)?.delete(handler as Handler)
+    }
+    if (names === '*') {
+      this.#any.delete(handler as Handler)
+      this.#onError.delete(handler as ErrorHandler)
+    }
+  }
+
+  /** The handlers for an event type, each once, in registration order of their names. */
+  handlersFor(type: string): Handler[] {
+    const found = new Set<Handler>()
+    const add = (set: Set<Handler> | undefined): void => set?.forEach((h) => found.add(h))
+    add(this.#byName.get(type))
+    const dot = type.indexOf('.')
+    if (dot > 0 && this.#known.has(type)) {
+      add(this.#byName.get(`${type.slice(0, dot)}.*`))
+      add(this.#byName.get(`*.${type.slice(dot + 1)}`))
+    }
+    add(this.#any)
+    return [...found]
+  }
+
+  /**
+   * Runs every handler for the event concurrently and waits for all of them. If any fails, the
+   * error handlers are told and the returned promise rejects with `HANDLER_FAILED`, whose
+   * `errors` holds what each failing handler threw.
+   */
+  async dispatch(event: AnyWebhookEvent): Promise<void> {
+    const handlers = this.handlersFor(event.type)
+    if (handlers.length === 0) return
+    const results = await Promise.allSettled(handlers.map((handler) => run(handler, event)))
+    const errors: unknown[] = []
+    for (const result of results) if (result.status === 'rejected') errors.push(result.reason)
+    if (errors.length === 0) return
+    const error = new WebhookError(
+      'HANDLER_FAILED',
+      `${errors.length} of ${handlers.length} handler(s) failed for event ${event.id} (${event.type}).`,
+      { cause: new AggregateError(errors, 'Webhook handler failures'), errors },
+    )
+    this.reportError(error, event)
+    throw error
+  }
+
+  /** Tells every error handler; their own failures are swallowed so they cannot mask the first. */
+  reportError(error: WebhookError, event: AnyWebhookEvent): void {
+    for (const handler of this.#onError) {
+      run(handler as unknown as Handler, error, event).catch(() => undefined)
+    }
+  }
+}
+
+function toNames(names: string | readonly string[]): readonly string[] {
+  return typeof names === 'string' ? [names] : names
+}
+
+function assertHandler(handler: unknown, method: string): void {
+  if (typeof handler !== 'function') {
+    throw new TypeError(`@ecampus-webhooks/core: ${method}() needs a handler function.`)
+  }
+}
+
+/** Calls a handler so that a synchronous throw becomes a rejection. */
+function run(handler: Handler, ...args: unknown[]): Promise<unknown> {
+  try {
+    return Promise.resolve((handler as (...a: unknown[]) => unknown)(...args))
+  } catch (error) {
+    // Handlers may throw anything; it is passed on as is, inside HANDLER_FAILED's `errors`.
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error)
+  }
+}

@@ -1,0 +1,191 @@
+/** The kinds of resource eCampus sends events about. */
+export type ResourceName = 'contact' | 'conversation' | 'message' | 'group' | 'attachment'
+
+/** What happened to the resource. */
+export type EventAction = 'created' | 'updated' | 'deleted'
+
+/** Unix time in seconds, as eCampus sends it. */
+export type UnixSeconds = number
+
+/**
+ * A contact (a person) as documented by eCampus. Undocumented fields are kept as `unknown`.
+ */
+export interface Contact {
+  id: string
+  username: string
+  phone_number: string | null
+  avatar_url: string | null
+  last_active_at: UnixSeconds | null
+  created_at: UnixSeconds
+  [field: string]: unknown
+}
+
+/** An attachment. eCampus documents only its `id`; every other field is open. */
+export interface Attachment {
+  id: string
+  [field: string]: unknown
+}
+
+/** A message as documented by eCampus. Undocumented fields are kept as `unknown`. */
+export interface Message {
+  id: string
+  conversation_id: string
+  contact: Contact
+  message: string
+  reactions: unknown[]
+  attachments: Attachment[]
+  read_at: UnixSeconds | null
+  created_at: UnixSeconds
+  updated_at: UnixSeconds
+  [field: string]: unknown
+}
+
+/** A conversation. eCampus documents only its `id`; every other field is open. */
+export interface Conversation {
+  id: string
+  [field: string]: unknown
+}
+
+/** A group. eCampus documents only its `id`; every other field is open. */
+export interface Group {
+  id: string
+  [field: string]: unknown
+}
+
+/**
+ * Maps each event type to its payload. It is an interface so an app can add event types that
+ * eCampus introduces before this package knows them, by declaration merging:
+ *
+ * @example
+ * declare module '@ecampus-webhooks/core' {
+ *   interface EventPayloadMap {
+ *     'poll.created': { id: string; question: string }
+ *   }
+ * }
+ */
+export interface EventPayloadMap {
+  'contact.created': Contact
+  'contact.updated': Contact
+  'contact.deleted': Contact
+  'conversation.created': Conversation
+  'conversation.updated': Conversation
+  'conversation.deleted': Conversation
+  'message.created': Message
+  'message.updated': Message
+  'message.deleted': Message
+  'group.created': Group
+  'group.updated': Group
+  'group.deleted': Group
+  'attachment.created': Attachment
+  'attachment.updated': Attachment
+  'attachment.deleted': Attachment
+}
+
+/** Every event type the app knows: the 15 built-in ones plus any added to `EventPayloadMap`. */
+export type EventType = Extract<keyof EventPayloadMap, string>
+
+type ResourceOf<T extends string> = T extends `${infer R}.${string}` ? R : never
+type ActionOf<T extends string> = T extends `${string}.${infer A}` ? A : never
+
+/** A pattern over event types: `'message.*'` (one resource) or `'*.deleted'` (one action). */
+export type EventPattern = `${ResourceOf<EventType>}.*` | `*.${ActionOf<EventType>}`
+
+/** What `webhooks.on()` accepts: an event type or a pattern. A misspelt name is a type error. */
+export type EventName = EventType | EventPattern
+
+/** The event types an `EventName` stands for. */
+export type EventTypesOf<N extends EventName> = N extends EventType
+  ? N
+  : N extends `${infer R}.*`
+    ? Extract<EventType, `${R}.${string}`>
+    : N extends `*.${infer A}`
+      ? Extract<EventType, `${string}.${A}`>
+      : never
+
+/**
+ * A verified eCampus event. For a union of types it is a union of events, so checking
+ * `event.type` narrows `event.payload`.
+ */
+export type WebhookEvent<T extends EventType = EventType> = T extends EventType
+  ? { id: string; type: T; payload: EventPayloadMap[T] }
+  : never
+
+/** An event whose type this app does not know (eCampus may add types at any time). */
+export interface UnknownWebhookEvent {
+  id: string
+  type: string
+  payload: Record<string, unknown>
+}
+
+/** What `onAny` handlers receive: any verified event, known or not. */
+export type AnyWebhookEvent = WebhookEvent | UnknownWebhookEvent
+
+/** A handler for the events `N` names. It may be async; the request waits for it. */
+export type EventHandler<N extends EventName = EventType> = (
+  event: WebhookEvent<EventTypesOf<N>>,
+) => unknown
+
+/** A handler for every verified event. */
+export type AnyEventHandler = (event: AnyWebhookEvent) => unknown
+
+/** A webhook secret: the string shown by eCampus, or its bytes. */
+export type WebhookSecret = string | Uint8Array
+
+/** Options of `new Webhooks(options)`. */
+export interface WebhooksOptions {
+  /**
+   * The webhook secret, or several during a rotation (a signature made with any one is accepted).
+   */
+  secret: WebhookSecret | readonly WebhookSecret[]
+  /**
+   * The path the framework adapters answer on, relative to where they are mounted.
+   * @default '/webhooks'
+   */
+  path?: string
+  /**
+   * The largest body accepted, in bytes. Checked against Content-Length before reading and
+   * enforced while the body streams in.
+   * @default 1048576 (1 MiB)
+   */
+  maxBodySize?: number
+  /**
+   * How long, in milliseconds, a client may take to send the body before it gets 408.
+   * @default 30000
+   */
+  bodyTimeout?: number
+}
+
+/** The response `handle()` decided on; adapters write it as is. */
+export interface WebhookResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+/** The framework an adapter serves; used only to word advice in error messages. */
+export type Framework = 'express' | 'koa' | 'fastify' | 'node'
+
+/** A request header map: Node's `IncomingHttpHeaders` or any record of header values. */
+export type HeaderMap = Readonly<Record<string, string | readonly string[] | number | undefined>>
+
+/** A readable byte stream such as Node's `IncomingMessage`. */
+export type BodyStream = NodeJS.ReadableStream & {
+  readableEnded?: boolean
+  readableDidRead?: boolean
+  destroyed?: boolean
+}
+
+/** The framework-agnostic request that adapters pass to `handle()`. */
+export interface WebhookRequest {
+  /** HTTP method, e.g. `'POST'`. */
+  method: string
+  /** Request headers; names are matched case-insensitively. */
+  headers: HeaderMap
+  /**
+   * The body: the request stream to read (the limit is enforced while reading), or the exact raw
+   * bytes when a body parser kept a copy. `undefined` when the stream was consumed without one.
+   */
+  body: BodyStream | Uint8Array | string | undefined
+  /** The framework, to word `BODY_ALREADY_PARSED` advice for it. @default 'node' */
+  framework?: Framework
+}
