@@ -40,7 +40,7 @@ export async function handleWebhook(
       return errorResponse(
         new WebhookError(
           'METHOD_NOT_ALLOWED',
-          `Use POST to deliver webhooks, not ${request.method}.`,
+          `Use POST to deliver webhooks, not ${String(request.method)}.`,
         ),
         unread,
         { allow: 'POST' },
@@ -55,8 +55,14 @@ export async function handleWebhook(
       )
     }
 
-    const declared = Number(header(headers, 'content-length'))
-    if (streaming && declared > processor.maxBodySize) throw tooLarge(processor.maxBodySize)
+    // A raw body's size is known up front, like a stream's declared one: both are checked
+    // before the signature, as the contract orders (size -> signature -> JSON).
+    const size = streaming
+      ? Number(header(headers, 'content-length'))
+      : typeof body === 'string'
+        ? Buffer.byteLength(body)
+        : (body?.byteLength ?? 0)
+    if (size > processor.maxBodySize) throw tooLarge(processor.maxBodySize)
 
     const signatureValue = header(headers, SIGNATURE_HEADER)
     if (
@@ -86,8 +92,6 @@ export async function handleWebhook(
       unread = false
     } else {
       raw = body
-      const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength
-      if (size > processor.maxBodySize) throw tooLarge(processor.maxBodySize)
     }
 
     if (!processor.verifyBytes(raw, signature)) {
@@ -99,14 +103,9 @@ export async function handleWebhook(
     await processor.receiveVerified(raw)
     return OK
   } catch (error) {
-    if (isWebhookError(error)) {
-      // A failed read stops mid-body, so those bytes are unread too.
-      const midBody =
-        error.code === 'BODY_TOO_LARGE' ||
-        error.code === 'REQUEST_TIMEOUT' ||
-        error.code === 'REQUEST_ABORTED'
-      return errorResponse(error, unread || midBody)
-    }
+    // `unread` is still true when the read itself failed (limit, timeout, abort): those bytes
+    // are left unread too. A raw body was read by the framework, so it never closes.
+    if (isWebhookError(error)) return errorResponse(error, unread)
     return errorResponse(
       new WebhookError('INTERNAL_ERROR', 'The webhook receiver failed unexpectedly.', {
         cause: error,

@@ -55,8 +55,20 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
       reject(error)
     }
 
-    function onData(chunk: Buffer | string): void {
-      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
+    function onData(chunk: unknown): void {
+      // An object-mode stream is not a request body; failing here beats a throw in 'end'.
+      if (typeof chunk !== 'string' && !(chunk instanceof Uint8Array)) {
+        fail(
+          new WebhookError('INTERNAL_ERROR', 'The body stream yielded a chunk that is not bytes.'),
+        )
+        return
+      }
+      const bytes =
+        typeof chunk === 'string'
+          ? Buffer.from(chunk)
+          : Buffer.isBuffer(chunk)
+            ? chunk
+            : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       received += bytes.length
       if (received > options.limit) {
         fail(tooLarge(options.limit))
@@ -94,6 +106,8 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
     stream.on('close', onClose)
     stream.on('aborted', onClose)
     if (stream.destroyed === true) onClose()
+    // A 'data' listener does not restart a stream someone paused explicitly.
+    else stream.resume()
   })
 }
 

@@ -25,13 +25,18 @@ export type ErrorHandler = (error: WebhookError, event: AnyWebhookEvent) => unkn
 
 type Handler = AnyEventHandler
 
+const RESOURCES = new Set(EVENT_TYPES.map((type) => type.slice(0, type.indexOf('.'))))
+const ACTIONS = new Set(EVENT_TYPES.map((type) => type.slice(type.indexOf('.') + 1)))
+
 const NAME = /^(?:[^.*\s]+\.[^.*\s]+|[^.*\s]+\.\*|\*\.[^.*\s]+)$/
 
 /**
  * Holds the handlers and dispatches events to them. Names are an event type (`'message.created'`)
- * or a pattern (`'message.*'`, `'*.deleted'`). Patterns match the types this app knows — the 15
- * documented ones and any type a handler was registered for by its exact name — so an event type
- * eCampus adds later reaches only `onAny` handlers until the app names it.
+ * or a pattern (`'message.*'`, `'*.deleted'`). Patterns over documented resources and actions
+ * match the types this app knows — the 15 documented ones and any type a handler was registered
+ * for by its exact name — so `'message.pinned'`, added by eCampus later, reaches neither
+ * `'message.*'` nor typed handlers that do not expect it, only `onAny`, until the app names it.
+ * A pattern over an undocumented resource or action (`'poll.*'`) matches every type it names.
  */
 export class Router {
   // Maps, not objects: event types come from the network ('__proto__', 'constructor').
@@ -80,11 +85,17 @@ export class Router {
   handlersFor(type: string): Handler[] {
     const found = new Set<Handler>()
     const add = (set: Set<Handler> | undefined): void => set?.forEach((h) => found.add(h))
-    add(this.#byName.get(type))
     const dot = type.indexOf('.')
-    if (dot > 0 && this.#known.has(type)) {
-      add(this.#byName.get(`${type.slice(0, dot)}.*`))
-      add(this.#byName.get(`*.${type.slice(dot + 1)}`))
+    // A type from the network is never a pattern: 'message.*' must not reach pattern handlers.
+    if (!type.includes('*')) {
+      add(this.#byName.get(type))
+      const resource = type.slice(0, dot)
+      const action = type.slice(dot + 1)
+      const known = this.#known.has(type)
+      // A pattern over an undocumented resource or action ('poll.*', '*.pinned') only type-checks
+      // after declaration merging added such types, so it gets every type it names.
+      if (dot > 0 && (known || !RESOURCES.has(resource))) add(this.#byName.get(`${resource}.*`))
+      if (dot > 0 && (known || !ACTIONS.has(action))) add(this.#byName.get(`*.${action}`))
     }
     add(this.#any)
     return [...found]
@@ -120,7 +131,9 @@ export class Router {
 }
 
 function toNames(names: string | readonly string[]): readonly string[] {
-  return typeof names === 'string' ? [names] : names
+  // Anything but an array is one name, so a JavaScript caller's `on(undefined)` gets the
+  // helpful TypeError, not "not iterable".
+  return Array.isArray(names) ? (names as readonly string[]) : [names as string]
 }
 
 function assertHandler(handler: unknown, method: string): void {

@@ -89,7 +89,8 @@ export function verifySignature(
   signature: unknown,
   secretOrSecrets: WebhookSecret | readonly WebhookSecret[],
 ): boolean {
+  // Secrets first: an empty secret is a setup mistake whatever the header holds.
+  const secrets = normalizeSecrets(secretOrSecrets)
   const bytes = decodeSignature(signature)
-  if (bytes === undefined) return false
-  return matchesAnySecret(payload, bytes, normalizeSecrets(secretOrSecrets))
+  return bytes !== undefined && matchesAnySecret(payload, bytes, secrets)
 }

@@ -113,7 +113,8 @@ export class Webhooks implements WebhookProcessor {
     signature: unknown
   }): Promise<void> {
     const { rawBody, signature } = input
-    if (signature === undefined || signature === null || signature === '') {
+    // The same test as handle(): whitespace only counts as missing.
+    if (signature == null || (typeof signature === 'string' && signature.trim() === '')) {
       throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
     }
     if (!this.verify(rawBody, signature)) {
