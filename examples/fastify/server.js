@@ -1,0 +1,12 @@
+import { start } from './app.js'
+
+const secret = process.env.ECAMPUS_WEBHOOK_SECRET
+if (!secret) {
+  console.error('Set ECAMPUS_WEBHOOK_SECRET to your eCampus webhook secret, e.g.')
+  console.error('  ECAMPUS_WEBHOOK_SECRET=dev-secret pnpm --filter example-fastify start')
+  process.exit(1)
+}
+
+const { url } = await start({ secret, port: Number(process.env.PORT ?? 3000) })
+console.log(`Fastify example listening: POST eCampus webhooks to ${url}/webhooks`)
+console.log(`Contacts so far: ${url}/contacts, messages: ${url}/messages`)
