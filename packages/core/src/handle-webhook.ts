@@ -1,5 +1,5 @@
 import { WebhookError, isWebhookError } from './errors.js'
-import { isConsumed, readRawBody, tooLarge } from './raw-body.js'
+import { discardBody, isConsumed, readRawBody, tooLarge } from './raw-body.js'
 import { SIGNATURE_HEADER, decodeSignature } from './signature.js'
 import type { Framework, HeaderMap, WebhookRequest, WebhookResponse } from './types.js'
 
@@ -21,6 +21,12 @@ const OK: WebhookResponse = Object.freeze({
 })
 
 /**
+ * Where the request body stands when an answer is decided:
+ * `none` (no body, or the framework already read it), `unread`, `partial` (reading stopped).
+ */
+type BodyState = 'none' | 'unread' | 'partial'
+
+/**
  * The framework-agnostic request handler: every HTTP decision of DESIGN.md in one place. Checks
  * run cheapest first — method, encoding, declared size, signature header syntax — so most bad
  * requests are answered before a byte of body is read; then the body is read under the limit,
@@ -31,19 +37,16 @@ export async function handleWebhook(
   request: WebhookRequest,
 ): Promise<WebhookResponse> {
   const { body, headers } = request
-  const streaming = body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)
-  // Answering before the body is read: the connection must close, or the unread bytes would be
-  // taken for the next request's.
-  let unread = streaming
+  // Either a stream to read, or the raw bytes a body parser kept (undefined: consumed, no copy).
+  const given = isBytes(body) ? body : undefined
+  const stream = isBytes(body) || body == null ? undefined : body
+  let state: BodyState = 'none'
   try {
+    if (stream !== undefined && hasBody(headers)) state = 'unread'
     if (request.method !== 'POST') {
-      return errorResponse(
-        new WebhookError(
-          'METHOD_NOT_ALLOWED',
-          `Use POST to deliver webhooks, not ${String(request.method)}.`,
-        ),
-        unread,
-        { allow: 'POST' },
+      throw new WebhookError(
+        'METHOD_NOT_ALLOWED',
+        `Use POST to deliver webhooks, not ${String(request.method)}.`,
       )
     }
 
@@ -57,11 +60,12 @@ export async function handleWebhook(
 
     // A raw body's size is known up front, like a stream's declared one: both are checked
     // before the signature, as the contract orders (size -> signature -> JSON).
-    const size = streaming
-      ? Number(header(headers, 'content-length'))
-      : typeof body === 'string'
-        ? Buffer.byteLength(body)
-        : (body?.byteLength ?? 0)
+    const size =
+      given === undefined
+        ? Number(header(headers, 'content-length'))
+        : typeof given === 'string'
+          ? Buffer.byteLength(given)
+          : given.byteLength
     if (size > processor.maxBodySize) throw tooLarge(processor.maxBodySize)
 
     const signatureValue = header(headers, SIGNATURE_HEADER)
@@ -80,18 +84,21 @@ export async function handleWebhook(
     }
 
     let raw: Uint8Array | string
-    if (body === undefined) {
+    if (given !== undefined) {
+      raw = given
+    } else if (stream === undefined) {
       throw alreadyParsed(request.framework)
-    } else if (streaming) {
-      const stream = body
-      if (isConsumed(stream)) throw alreadyParsed(request.framework)
+    } else {
+      if (isConsumed(stream)) {
+        state = 'none'
+        throw alreadyParsed(request.framework)
+      }
+      state = 'partial'
       raw = await readRawBody(stream, {
         limit: processor.maxBodySize,
         timeout: processor.bodyTimeout,
       })
-      unread = false
-    } else {
-      raw = body
+      state = 'none'
     }
 
     if (!processor.verifyBytes(raw, signature)) {
@@ -102,32 +109,49 @@ export async function handleWebhook(
     }
     await processor.receiveVerified(raw)
     return OK
-  } catch (error) {
-    // `unread` is still true when the read itself failed (limit, timeout, abort): those bytes
-    // are left unread too. A raw body was read by the framework, so it never closes.
-    if (isWebhookError(error)) return errorResponse(error, unread)
-    return errorResponse(
-      new WebhookError('INTERNAL_ERROR', 'The webhook receiver failed unexpectedly.', {
-        cause: error,
-      }),
-      unread,
-    )
+  } catch (caught) {
+    const error = isWebhookError(caught)
+      ? caught
+      : new WebhookError('INTERNAL_ERROR', 'The webhook receiver failed unexpectedly.', {
+          cause: caught,
+        })
+    let close = false
+    if (stream !== undefined && state !== 'none' && error.code !== 'REQUEST_ABORTED') {
+      // A body we know is over the limit, or a client too slow to send it, is not worth reading:
+      // say we close. Anything else left unread is drained (bounded) so the answer arrives.
+      close =
+        error.code === 'REQUEST_TIMEOUT' || (error.code === 'BODY_TOO_LARGE' && state === 'unread')
+      if (!close) {
+        discardBody(stream, { limit: processor.maxBodySize, timeout: processor.bodyTimeout })
+      }
+    }
+    return errorResponse(error, close)
   }
 }
 
-/** The JSON error response for an error: `{"error":{"code","message"}}`. */
-export function errorResponse(
-  error: WebhookError,
-  closeConnection = false,
-  extraHeaders: Record<string, string> = {},
-): WebhookResponse {
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE, ...extraHeaders }
+/** The JSON error response for an error: `{"error":{"code","message"}}`, and the error itself. */
+export function errorResponse(error: WebhookError, closeConnection = false): WebhookResponse {
+  const headers: Record<string, string> = { 'content-type': JSON_TYPE }
+  if (error.code === 'METHOD_NOT_ALLOWED') headers.allow = 'POST'
   if (closeConnection) headers.connection = 'close'
   return {
     status: error.status,
     headers,
     body: JSON.stringify({ error: { code: error.code, message: error.message } }),
+    error,
   }
+}
+
+function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {
+  return typeof body === 'string' || body instanceof Uint8Array
+}
+
+/** True when the request says a body follows (RFC 9112 section 6.3: length or chunked). */
+function hasBody(headers: HeaderMap): boolean {
+  const length = header(headers, 'content-length')
+  return (
+    header(headers, 'transfer-encoding') !== undefined || (length !== undefined && length !== '0')
+  )
 }
 
 /** Reads a header by name, case-insensitively; a repeated header comes back as an array. */
@@ -153,7 +177,7 @@ function isIdentity(encoding: string | readonly string[]): boolean {
 const PARSER_ADVICE: Record<Framework, string> = {
   express:
     'Mount the webhook middleware before express.json(), or keep a raw copy with express.json({ verify: rawBodySaver }) from @ecampus-webhooks/express.',
-  koa: 'Mount the webhook middleware before the body parser, or keep a raw copy with bodyParser({ rawBody: true }) from @koa/bodyparser (ctx.request.rawBody).',
+  koa: 'Mount the webhook middleware before the body parser, or use a parser that keeps the raw text in ctx.request.rawBody (@koa/bodyparser and koa-bodyparser do; koa-body with includeUnparsed: true).',
   fastify:
     'Register the @ecampus-webhooks/fastify plugin: its route has its own raw content-type parser.',
   node: 'Pass the request stream before anything reads it, or pass the exact raw bytes as the body.',

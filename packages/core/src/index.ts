@@ -1,4 +1,5 @@
 export { Webhooks, createWebhooks } from './webhooks.js'
+export { toWebhooks, withRouting, isWebhooks } from './adapter.js'
 export { sign, verifySignature, SIGNATURE_HEADER } from './signature.js'
 export { WebhookError, isWebhookError, ERROR_STATUS } from './errors.js'
 export { EVENT_TYPES } from './router.js'
@@ -6,6 +7,7 @@ export { parseEvent } from './parse-event.js'
 export { readRawBody } from './raw-body.js'
 export type { WebhookErrorCode, WebhookErrorOptions } from './errors.js'
 export type { ErrorHandler } from './router.js'
+export type { WebhooksInput, WebhooksRouting } from './adapter.js'
 export type { ReadRawBodyOptions } from './raw-body.js'
 export type {
   AnyEventHandler,

@@ -49,7 +49,7 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
     function fail(error: WebhookError): void {
       if (settled) return
       cleanup()
-      // Stop pulling bytes we will never use; the adapter closes the connection after answering.
+      // Stop pulling bytes; handleWebhook decides whether to drain the rest or close.
       stream.pause()
       chunks.length = 0
       reject(error)
@@ -117,4 +117,39 @@ export function tooLarge(limit: number): WebhookError {
     'BODY_TOO_LARGE',
     `The request body is larger than the limit of ${limit} bytes (maxBodySize).`,
   )
+}
+
+/**
+ * Reads and drops what is left of a body after an early answer, so the client (which may still be
+ * sending) receives that answer: closing a socket with unread bytes makes the kernel send a reset,
+ * and the reset can destroy the answer before the client reads it. Bounded like a read: past
+ * `limit` more bytes or `timeout` ms the stream is destroyed, which closes the connection.
+ */
+export function discardBody(stream: BodyStream, options: ReadRawBodyOptions): void {
+  if (typeof stream?.on !== 'function') return
+  let discarded = 0
+  const timer = options.timeout > 0 ? setTimeout(stop, options.timeout) : undefined
+  timer?.unref()
+
+  function onData(chunk: { length: number }): void {
+    discarded += chunk.length
+    if (discarded > options.limit) stop()
+  }
+  function done(): void {
+    if (timer !== undefined) clearTimeout(timer)
+    stream.removeListener('data', onData)
+    stream.removeListener('end', done)
+    stream.removeListener('close', done)
+    stream.removeListener('error', done)
+  }
+  function stop(): void {
+    done()
+    ;(stream as { destroy?: () => void }).destroy?.()
+  }
+
+  stream.on('data', onData)
+  stream.on('end', done)
+  stream.on('close', done)
+  stream.on('error', done)
+  stream.resume()
 }

@@ -1,3 +1,5 @@
+import type { WebhookError } from './errors.js'
+
 /** The kinds of resource eCampus sends events about. */
 export type ResourceName = 'contact' | 'conversation' | 'message' | 'group' | 'attachment'
 
@@ -155,11 +157,13 @@ export interface WebhooksOptions {
   bodyTimeout?: number
 }
 
-/** The response `handle()` decided on; adapters write it as is. */
+/** The response `handle()` decided on; adapters write `status`, `headers` and `body` as is. */
 export interface WebhookResponse {
   status: number
   headers: Record<string, string>
   body: string
+  /** For an error response, the error behind it (with its `cause`), for logging. */
+  error?: WebhookError
 }
 
 /** The framework an adapter serves; used only to word advice in error messages. */

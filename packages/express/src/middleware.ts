@@ -1,17 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Webhooks } from '@ecampus-webhooks/core'
-import type {
-  AnyEventHandler,
-  ErrorHandler,
-  EventHandler,
-  EventName,
-  WebhookSecret,
-  WebhooksOptions,
-} from '@ecampus-webhooks/core'
+import { toWebhooks, withRouting } from '@ecampus-webhooks/core'
+import type { Webhooks, WebhooksInput, WebhooksRouting } from '@ecampus-webhooks/core'
 
 /** What `ecampusWebhooks()` accepts: the webhook secret(s), options, or an existing instance. */
-export type EcampusWebhooksInput =
-  WebhookSecret | readonly WebhookSecret[] | WebhooksOptions | Webhooks
+export type EcampusWebhooksInput = WebhooksInput
 
 /** A request that may carry the raw body bytes kept by a body parser's `verify` hook. */
 export interface RawBodyRequest extends IncomingMessage {
@@ -24,21 +16,8 @@ export interface RawBodyRequest extends IncomingMessage {
  * without `@types/express`) that also routes events: `.on`, `.onAny`, `.onError` and `.off`
  * delegate to the core instance and return the middleware, so calls chain.
  */
-export interface EcampusWebhooksMiddleware {
+export interface EcampusWebhooksMiddleware extends WebhooksRouting<EcampusWebhooksMiddleware> {
   (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void
-  /** The core `Webhooks` instance behind this middleware. */
-  readonly webhooks: Webhooks
-  /** Registers a handler for an event type, a pattern (`'message.*'`, `'*.deleted'`) or a list. */
-  on<const N extends EventName>(name: N | readonly N[], handler: EventHandler<N>): this
-  /** Registers a handler for every verified event, including types this app does not know. */
-  onAny(handler: AnyEventHandler): this
-  /** Registers a handler for handler failures (`HANDLER_FAILED`). */
-  onError(handler: ErrorHandler): this
-  /** Removes a handler; `off('*', handler)` removes an `onAny`/`onError` one. */
-  off<const N extends EventName>(
-    name: N | readonly N[] | '*',
-    handler: EventHandler<N> | AnyEventHandler | ErrorHandler,
-  ): this
 }
 
 /**
@@ -54,7 +33,7 @@ export interface EcampusWebhooksMiddleware {
  * app.use(webhooks)
  */
 export function ecampusWebhooks(input: EcampusWebhooksInput): EcampusWebhooksMiddleware {
-  const webhooks = toWebhooks(input)
+  const webhooks = toWebhooks(input, '@ecampus-webhooks/express')
 
   const middleware = function ecampusWebhooksMiddleware(req, res, next) {
     if (!isOwnRoute(req, middleware) && !webhooks.matchesPath(req.url ?? '/')) {
@@ -69,25 +48,7 @@ export function ecampusWebhooks(input: EcampusWebhooksInput): EcampusWebhooksMid
     })
   } as EcampusWebhooksMiddleware
 
-  return Object.assign(middleware, {
-    webhooks,
-    on(name: EventName | readonly EventName[], handler: EventHandler<EventName>) {
-      webhooks.on(name, handler)
-      return middleware
-    },
-    onAny(handler: AnyEventHandler) {
-      webhooks.onAny(handler)
-      return middleware
-    },
-    onError(handler: ErrorHandler) {
-      webhooks.onError(handler)
-      return middleware
-    },
-    off(name: EventName | readonly EventName[] | '*', handler: AnyEventHandler | ErrorHandler) {
-      webhooks.off(name, handler)
-      return middleware
-    },
-  })
+  return withRouting<EcampusWebhooksMiddleware>(middleware, webhooks)
 }
 
 /**
@@ -134,29 +95,4 @@ function isOwnRoute(req: IncomingMessage, middleware: EcampusWebhooksMiddleware)
   if (typeof route !== 'object' || route === null) return false
   if (!Array.isArray(route.stack)) return true
   return route.stack.some((layer: { handle?: unknown } | null) => layer?.handle === middleware)
-}
-
-function toWebhooks(input: EcampusWebhooksInput): Webhooks {
-  if (isWebhooks(input)) return input
-  // A missing secret (an unset environment variable) gets the core's "is it set?" message.
-  if (
-    input === undefined ||
-    input === null ||
-    typeof input === 'string' ||
-    input instanceof Uint8Array ||
-    Array.isArray(input)
-  ) {
-    return new Webhooks({ secret: input as WebhookSecret | readonly WebhookSecret[] })
-  }
-  return new Webhooks(input as WebhooksOptions)
-}
-
-/** Duck-typed rather than `instanceof`, which a second copy of the core would defeat. */
-function isWebhooks(value: unknown): value is Webhooks {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Webhooks).handle === 'function' &&
-    typeof (value as Webhooks).matchesPath === 'function'
-  )
 }

@@ -1,4 +1,5 @@
-import { Webhooks, type BodyStream, type WebhooksOptions } from '@ecampus-webhooks/core'
+import { isWebhooks, toWebhooks } from '@ecampus-webhooks/core'
+import type { BodyStream, Webhooks, WebhooksOptions } from '@ecampus-webhooks/core'
 import type {
   FastifyInstance,
   FastifyPluginAsync,
@@ -42,7 +43,7 @@ const CONTENT_TYPE_ERRORS = new Set([
 ])
 
 const plugin: FastifyPluginAsync<EcampusWebhooksOptions> = async (fastify, options) => {
-  const webhooks = toWebhooks(options, fastify.initialConfig.bodyLimit)
+  const webhooks = webhooksFor(options, fastify.initialConfig.bodyLimit)
   fastify.decorate('ecampusWebhooks', webhooks)
 
   // fastify-plugin's skip-override shares this plugin's context with the app, so a content-type
@@ -60,7 +61,18 @@ const plugin: FastifyPluginAsync<EcampusWebhooksOptions> = async (fastify, optio
         return handleRequest(webhooks, request, reply)
       })
       // Every method, so GET/PUT/... reach the core's 405 (with Allow: POST), not Fastify's 404.
-      scope.all(webhooks.path, (request, reply) => handleRequest(webhooks, request, reply))
+      const handler = (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> =>
+        handleRequest(webhooks, request, reply)
+      scope.all(webhooks.path, handler)
+      // `/webhooks/` is the same path in every adapter (the core's matchesPath); Fastify already
+      // treats it so when the app set ignoreTrailingSlash.
+      const slashed = `${webhooks.path}/`
+      if (
+        !webhooks.path.endsWith('/') &&
+        !scope.hasRoute({ method: 'POST', url: scope.prefix + slashed })
+      ) {
+        scope.all(slashed, handler)
+      }
       done()
     },
     { prefix: options.prefix, logLevel: options.logLevel },
@@ -79,12 +91,15 @@ async function handleRequest(
     body: (request.body as BodyStream | undefined) ?? request.raw,
     framework: 'fastify',
   })
-  if (response.status >= 400) {
-    // The body is the core's `{"error":{"code","message"}}`; it never holds the secret or signature.
-    const { error } = JSON.parse(response.body) as { error: { code: string; message: string } }
+  const { error } = response
+  if (error !== undefined) {
+    // The core's errors never hold the secret or the expected signature.
     const log = { code: error.code, statusCode: response.status }
-    if (response.status >= 500) request.log.error(log, `eCampus webhook failed: ${error.message}`)
-    else request.log.info(log, `eCampus webhook rejected: ${error.message}`)
+    if (response.status >= 500) {
+      request.log.error({ ...log, err: error }, `eCampus webhook failed: ${error.message}`)
+    } else {
+      request.log.info(log, `eCampus webhook rejected: ${error.message}`)
+    }
   }
   // A handlerTimeout may have answered already; a second reply would only log a warning.
   if (reply.sent) return reply
@@ -92,22 +107,23 @@ async function handleRequest(
   return reply.code(response.status).headers(response.headers).send(response.body)
 }
 
-function toWebhooks(options: EcampusWebhooksOptions, bodyLimit: number | undefined): Webhooks {
-  if (options.webhooks !== undefined) {
-    if (typeof (options.webhooks as Partial<Webhooks> | null)?.handle !== 'function') {
-      throw new TypeError(
-        '@ecampus-webhooks/fastify: `webhooks` must be a Webhooks instance from @ecampus-webhooks/core.',
-      )
-    }
-    if ('secret' in options) {
-      throw new TypeError(
-        '@ecampus-webhooks/fastify: pass either { webhooks } or { secret, ... }, not both: the instance already has its secret.',
-      )
-    }
-    return options.webhooks
+function webhooksFor(options: EcampusWebhooksOptions, bodyLimit: number | undefined): Webhooks {
+  const owner = '@ecampus-webhooks/fastify'
+  if (options.webhooks === undefined) {
+    // The core ignores the register options (prefix, logLevel) it does not know.
+    return toWebhooks({ ...options, maxBodySize: options.maxBodySize ?? bodyLimit }, owner)
   }
-  // The core ignores the register options (prefix, logLevel) it does not know.
-  return new Webhooks({ ...options, maxBodySize: options.maxBodySize ?? bodyLimit })
+  if (!isWebhooks(options.webhooks)) {
+    throw new TypeError(
+      `${owner}: \`webhooks\` must be a Webhooks instance from @ecampus-webhooks/core.`,
+    )
+  }
+  if ('secret' in options) {
+    throw new TypeError(
+      `${owner}: pass either { webhooks } or { secret, ... }, not both: the instance already has its secret.`,
+    )
+  }
+  return options.webhooks
 }
 
 /**

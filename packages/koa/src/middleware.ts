@@ -1,15 +1,6 @@
 import type { Next, ParameterizedContext } from 'koa'
-import { ERROR_STATUS, Webhooks, WebhookError } from '@ecampus-webhooks/core'
-import type {
-  AnyEventHandler,
-  ErrorHandler,
-  EventHandler,
-  EventName,
-  WebhookErrorCode,
-  WebhookResponse,
-  WebhookSecret,
-  WebhooksOptions,
-} from '@ecampus-webhooks/core'
+import { toWebhooks, withRouting } from '@ecampus-webhooks/core'
+import type { WebhooksInput, WebhooksRouting } from '@ecampus-webhooks/core'
 
 declare module 'koa' {
   interface Request {
@@ -25,29 +16,15 @@ declare module 'koa' {
 const UNPARSED_BODY = Symbol.for('unparsedBody')
 
 /** What `ecampusWebhooks()` accepts: the webhook secret(s), options, or an existing instance. */
-export type EcampusWebhooksInput =
-  WebhookSecret | readonly WebhookSecret[] | WebhooksOptions | Webhooks
+export type EcampusWebhooksInput = WebhooksInput
 
 /**
  * A Koa middleware (for Koa 2 and 3, `app.use()` or an `@koa/router` route) that also routes
  * events: `.on`, `.onAny`, `.onError` and `.off` delegate to the core instance and return the
  * middleware, so calls chain.
  */
-export interface EcampusWebhooksMiddleware {
+export interface EcampusWebhooksMiddleware extends WebhooksRouting<EcampusWebhooksMiddleware> {
   (ctx: ParameterizedContext, next: Next): Promise<void>
-  /** The core `Webhooks` instance behind this middleware. */
-  readonly webhooks: Webhooks
-  /** Registers a handler for an event type, a pattern (`'message.*'`, `'*.deleted'`) or a list. */
-  on<const N extends EventName>(name: N | readonly N[], handler: EventHandler<N>): this
-  /** Registers a handler for every verified event, including types this app does not know. */
-  onAny(handler: AnyEventHandler): this
-  /** Registers a handler for handler failures (`HANDLER_FAILED`). */
-  onError(handler: ErrorHandler): this
-  /** Removes a handler; `off('*', handler)` removes an `onAny`/`onError` one. */
-  off<const N extends EventName>(
-    name: N | readonly N[] | '*',
-    handler: EventHandler<N> | AnyEventHandler | ErrorHandler,
-  ): this
 }
 
 /**
@@ -63,7 +40,7 @@ export interface EcampusWebhooksMiddleware {
  * app.use(webhooks)
  */
 export function ecampusWebhooks(input: EcampusWebhooksInput): EcampusWebhooksMiddleware {
-  const webhooks = toWebhooks(input)
+  const webhooks = toWebhooks(input, '@ecampus-webhooks/koa')
 
   const middleware = async function ecampusWebhooksMiddleware(ctx, next) {
     if (!isOwnRoute(ctx, middleware) && !webhooks.matchesPath(ctx.path)) {
@@ -81,30 +58,16 @@ export function ecampusWebhooks(input: EcampusWebhooksInput): EcampusWebhooksMid
     ctx.set(response.headers)
     ctx.body = response.body
     // Koa's default listener logs these to stderr (unless app.silent); 4xx are the client's fault.
-    if (response.status >= 500 && ctx.app.listenerCount('error') > 0) {
-      ctx.app.emit('error', toError(response), ctx)
+    if (
+      response.error !== undefined &&
+      response.status >= 500 &&
+      ctx.app.listenerCount('error') > 0
+    ) {
+      ctx.app.emit('error', response.error, ctx)
     }
   } as EcampusWebhooksMiddleware
 
-  return Object.assign(middleware, {
-    webhooks,
-    on(name: EventName | readonly EventName[], handler: EventHandler<EventName>) {
-      webhooks.on(name, handler)
-      return middleware
-    },
-    onAny(handler: AnyEventHandler) {
-      webhooks.onAny(handler)
-      return middleware
-    },
-    onError(handler: ErrorHandler) {
-      webhooks.onError(handler)
-      return middleware
-    },
-    off(name: EventName | readonly EventName[] | '*', handler: AnyEventHandler | ErrorHandler) {
-      webhooks.off(name, handler)
-      return middleware
-    },
-  })
+  return withRouting<EcampusWebhooksMiddleware>(middleware, webhooks)
 }
 
 /**
@@ -141,41 +104,4 @@ function isOwnRoute(ctx: ParameterizedContext, middleware: EcampusWebhooksMiddle
       stack.includes(middleware)
     )
   })
-}
-
-/**
- * The error to report for a 5xx response. `handle()` returns no error object, so it is rebuilt
- * from the JSON body: code and message (the handlers' own errors reach `onError`).
- */
-function toError(response: WebhookResponse): WebhookError {
-  const { error } = JSON.parse(response.body) as { error?: { code?: string; message?: string } }
-  const code = error?.code ?? ''
-  return Object.hasOwn(ERROR_STATUS, code)
-    ? new WebhookError(code as WebhookErrorCode, error?.message ?? '')
-    : new WebhookError('INTERNAL_ERROR', `The webhook request failed with ${response.status}.`)
-}
-
-function toWebhooks(input: EcampusWebhooksInput): Webhooks {
-  if (isWebhooks(input)) return input
-  // A missing secret (an unset environment variable) gets the core's "is it set?" message.
-  if (
-    input === undefined ||
-    input === null ||
-    typeof input === 'string' ||
-    input instanceof Uint8Array ||
-    Array.isArray(input)
-  ) {
-    return new Webhooks({ secret: input as WebhookSecret | readonly WebhookSecret[] })
-  }
-  return new Webhooks(input as WebhooksOptions)
-}
-
-/** Duck-typed rather than `instanceof`, which a second copy of the core would defeat. */
-function isWebhooks(value: unknown): value is Webhooks {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Webhooks).handle === 'function' &&
-    typeof (value as Webhooks).matchesPath === 'function'
-  )
 }

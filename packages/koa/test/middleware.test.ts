@@ -11,7 +11,7 @@ import type { Context } from 'koa'
 import Koa2 from 'koa2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ecampusWebhooks } from '../src/index.js'
-import { send, sendRawUntilClosed, serve, type Served } from './fixtures/serve.js'
+import { send, serve, type Served } from './fixtures/serve.js'
 
 const SECRET = 'whsec_koa_adapter_test_secret'
 
@@ -137,24 +137,6 @@ describe.each(VERSIONS)('$name', ({ Koa, specifier, major }) => {
       expect(reply.status).toBe(405)
       expect(reply.headers.allow).toBe('POST')
       expect(reply.json).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } })
-    })
-
-    it('closes the connection when it answers before reading the body (connection: close)', async () => {
-      const app = createApp()
-      app.use(ecampusWebhooks(SECRET))
-      const server = await start(app)
-
-      // Unsigned, and only 10 of the 1000 announced bytes sent: answered 401 without reading. The
-      // socket must close, or the rest of the body would be read as the next request.
-      const received = await sendRawUntilClosed(
-        server,
-        'POST /webhooks HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n' +
-          'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"id":"a0"',
-      )
-
-      expect(received).toMatch(/^HTTP\/1\.1 401 /)
-      expect(received).toMatch(/\r\nconnection: close\r\n/i)
-      expect(received).toContain('"SIGNATURE_MISSING"')
     })
 
     it('survives a client that aborts mid-body and reports no webhook error', async () => {
