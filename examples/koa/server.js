@@ -7,6 +7,10 @@ if (!secret) {
   process.exit(1)
 }
 
-const { url } = await start({ secret, port: Number(process.env.PORT ?? 3000) })
+const { url } = await start({
+  secret,
+  port: Number(process.env.PORT ?? 3000),
+  host: process.env.HOST ?? '127.0.0.1',
+})
 console.log(`Koa example listening: POST eCampus webhooks to ${url}/webhooks`)
 console.log(`Contacts so far: ${url}/contacts, messages: ${url}/messages`)
