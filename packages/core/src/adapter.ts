@@ -1,4 +1,4 @@
-import type { ErrorHandler } from './router.js'
+import type { ErrorHandler, RejectionHandler } from './router.js'
 import type {
   AnyEventHandler,
   EventHandler,
@@ -22,12 +22,14 @@ export interface WebhooksRouting<Self> {
   on<const N extends EventName>(name: N | readonly N[], handler: EventHandler<N>): Self
   /** Registers a handler for every verified event, including types this app does not know. */
   onAny(handler: AnyEventHandler): Self
-  /** Registers a handler for handler failures (`HANDLER_FAILED`). */
+  /** Registers a handler for handler failures, with the event and the decision taken. */
   onError(handler: ErrorHandler): Self
-  /** Removes a handler; `off('*', handler)` removes an `onAny`/`onError` one. */
+  /** Registers a hook for every request refused before its handlers ran (to log or count). */
+  onRejected(handler: RejectionHandler): Self
+  /** Removes a handler; `off('*', handler)` removes an `onAny`/`onError`/`onRejected` one. */
   off<const N extends EventName>(
     name: N | readonly N[] | '*',
-    handler: EventHandler<N> | AnyEventHandler | ErrorHandler,
+    handler: EventHandler<N> | AnyEventHandler | ErrorHandler | RejectionHandler,
   ): Self
 }
 
@@ -76,7 +78,14 @@ export function withRouting<Self extends WebhooksRouting<Self>>(
       webhooks.onError(handler)
       return self
     },
-    off(name: EventName | readonly EventName[] | '*', handler: AnyEventHandler | ErrorHandler) {
+    onRejected(handler: RejectionHandler) {
+      webhooks.onRejected(handler)
+      return self
+    },
+    off(
+      name: EventName | readonly EventName[] | '*',
+      handler: AnyEventHandler | ErrorHandler | RejectionHandler,
+    ) {
       webhooks.off(name, handler)
       return self
     },

@@ -1,24 +1,43 @@
+import type { ByteBudget } from './byte-budget.js'
 import { WebhookError, isWebhookError } from './errors.js'
-import { discardBody, isConsumed, readRawBody, tooLarge } from './raw-body.js'
+import { parseEvent } from './parse-event.js'
+import type { DeliveryResult } from './pipeline.js'
+import { discardBody, isConsumed, readBody, tooLarge } from './raw-body.js'
 import { SIGNATURE_HEADER, decodeSignature } from './signature.js'
-import type { Framework, HeaderMap, WebhookRequest, WebhookResponse } from './types.js'
+import type {
+  AnyWebhookEvent,
+  Framework,
+  HeaderMap,
+  RejectionInfo,
+  WebhookRequest,
+  WebhookResponse,
+} from './types.js'
 
 /** What `handleWebhook` needs from a `Webhooks` instance. */
-export interface WebhookProcessor {
+export interface WebhookContext {
   readonly maxBodySize: number
   readonly bodyTimeout: number
+  /** `respond: 'on-verify'`: answer 202 once the event is claimed, run handlers afterwards. */
+  readonly background: boolean
+  /** `maxBufferedBytes`: what all body reads of the instance may buffer at once. */
+  readonly budget: ByteBudget
   /** Verifies decoded signature bytes against the raw body. */
-  verifyBytes(rawBody: Uint8Array | string, signature: Buffer): boolean
-  /** Parses a verified body and runs its handlers; rejects with a WebhookError. */
-  receiveVerified(rawBody: Uint8Array | string): Promise<void>
+  verify(rawBody: Uint8Array | string, signature: Buffer): boolean
+  /** Claims and runs a verified event; rejects with the WebhookError to answer. */
+  deliver(event: AnyWebhookEvent, background: boolean): Promise<DeliveryResult>
+  /** Tells the `onRejected` hooks. */
+  reportRejected(error: WebhookError, info: RejectionInfo): void
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8'
-const OK: WebhookResponse = Object.freeze({
-  status: 200,
-  headers: Object.freeze({ 'content-type': JSON_TYPE }),
-  body: '{"ok":true}',
-})
+
+function success(status: number, body: string): WebhookResponse {
+  return Object.freeze({ status, headers: Object.freeze({ 'content-type': JSON_TYPE }), body })
+}
+
+const OK = success(200, '{"ok":true}')
+const DUPLICATE = success(200, '{"ok":true,"duplicate":true}')
+const ACCEPTED = success(202, '{"ok":true,"accepted":true}')
 
 /**
  * Where the request body stands when an answer is decided:
@@ -29,11 +48,12 @@ type BodyState = 'none' | 'unread' | 'partial'
 /**
  * The framework-agnostic request handler: every HTTP decision of DESIGN.md in one place. Checks
  * run cheapest first — method, encoding, declared size, signature header syntax — so most bad
- * requests are answered before a byte of body is read; then the body is read under the limit,
- * verified, and only then parsed and dispatched. It never throws: every outcome is a response.
+ * requests are answered before a byte of body is read; then the body is read under the limit and
+ * the instance's buffer budget, verified, and only then parsed and delivered (idempotency,
+ * handlers). It never throws: every outcome is a response.
  */
 export async function handleWebhook(
-  processor: WebhookProcessor,
+  context: WebhookContext,
   request: WebhookRequest,
 ): Promise<WebhookResponse> {
   const { body, headers } = request
@@ -41,8 +61,11 @@ export async function handleWebhook(
   const given = isBytes(body) ? body : undefined
   const stream = isBytes(body) || body == null ? undefined : body
   let state: BodyState = 'none'
+  let event: AnyWebhookEvent | undefined
   try {
-    if (stream !== undefined && hasBody(headers)) state = 'unread'
+    // Only a stream's headers describe a body still to come.
+    const chunked = stream !== undefined && header(headers, 'transfer-encoding') !== undefined
+    if (stream !== undefined && hasBody(headers, chunked)) state = 'unread'
     if (request.method !== 'POST') {
       throw new WebhookError(
         'METHOD_NOT_ALLOWED',
@@ -66,7 +89,7 @@ export async function handleWebhook(
         : typeof given === 'string'
           ? Buffer.byteLength(given)
           : given.byteLength
-    if (size > processor.maxBodySize) throw tooLarge(processor.maxBodySize)
+    if (size > context.maxBodySize) throw tooLarge(context.maxBodySize)
 
     const signatureValue = header(headers, SIGNATURE_HEADER)
     if (
@@ -94,21 +117,30 @@ export async function handleWebhook(
         throw alreadyParsed(request.framework)
       }
       state = 'partial'
-      raw = await readRawBody(stream, {
-        limit: processor.maxBodySize,
-        timeout: processor.bodyTimeout,
+      raw = await readBody(stream, {
+        limit: context.maxBodySize,
+        timeout: context.bodyTimeout,
+        budget: context.budget,
+        // What this body can buffer at most: its declared length (Node's parser holds a client
+        // to it), or the limit for a chunked body.
+        reserve: !chunked && Number.isFinite(size) && size >= 0 ? size : context.maxBodySize,
       })
       state = 'none'
     }
 
-    if (!processor.verifyBytes(raw, signature)) {
+    if (!context.verify(raw, signature)) {
       throw new WebhookError(
         'SIGNATURE_INVALID',
         'The x-eCampus-signature header does not match the body under any configured secret.',
       )
     }
-    await processor.receiveVerified(raw)
-    return OK
+    event = parseEvent(raw)
+    const result = await context.deliver(event, context.background)
+    if (result === 'handled') return OK
+    if (result === 'duplicate') return DUPLICATE
+    if (result === 'accepted') return ACCEPTED
+    // EVENT_REJECTED: a permanent failure, answered 2xx so the sender stops retrying.
+    return errorResponse(result)
   } catch (caught) {
     const error = isWebhookError(caught)
       ? caught
@@ -122,24 +154,51 @@ export async function handleWebhook(
       close =
         error.code === 'REQUEST_TIMEOUT' || (error.code === 'BODY_TOO_LARGE' && state === 'unread')
       if (!close) {
-        discardBody(stream, { limit: processor.maxBodySize, timeout: processor.bodyTimeout })
+        discardBody(stream, { limit: context.maxBodySize, timeout: context.bodyTimeout })
       }
+    }
+    // Handler failures went to onError; everything else was refused before any handler ran.
+    if (error.code !== 'HANDLER_FAILED' && error.code !== 'HANDLER_TIMEOUT') {
+      context.reportRejected(error, rejectionInfo(error, request, event))
     }
     return errorResponse(error, close)
   }
 }
 
-/** The JSON error response for an error: `{"error":{"code","message"}}`, and the error itself. */
+/**
+ * The JSON response for an error: `{"error":{"code","message"}}` (with `"ok":false` first when the
+ * status is a 2xx, `EVENT_REJECTED`), `Retry-After` when the error says when to retry, and the
+ * error itself.
+ */
 export function errorResponse(error: WebhookError, closeConnection = false): WebhookResponse {
   const headers: Record<string, string> = { 'content-type': JSON_TYPE }
   if (error.code === 'METHOD_NOT_ALLOWED') headers.allow = 'POST'
+  if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
   if (closeConnection) headers.connection = 'close'
+  const problem = { code: error.code, message: error.message }
   return {
     status: error.status,
     headers,
-    body: JSON.stringify({ error: { code: error.code, message: error.message } }),
+    body: JSON.stringify(error.status < 300 ? { ok: false, error: problem } : { error: problem }),
     error,
   }
+}
+
+function rejectionInfo(
+  error: WebhookError,
+  request: WebhookRequest,
+  event: AnyWebhookEvent | undefined,
+): RejectionInfo {
+  const info: RejectionInfo = {
+    status: error.status,
+    code: error.code,
+    method: String(request.method),
+  }
+  if (event !== undefined) {
+    info.eventId = event.id
+    info.eventType = event.type
+  }
+  return info
 }
 
 function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {
@@ -147,11 +206,9 @@ function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {
 }
 
 /** True when the request says a body follows (RFC 9112 section 6.3: length or chunked). */
-function hasBody(headers: HeaderMap): boolean {
+function hasBody(headers: HeaderMap, chunked: boolean): boolean {
   const length = header(headers, 'content-length')
-  return (
-    header(headers, 'transfer-encoding') !== undefined || (length !== undefined && length !== '0')
-  )
+  return chunked || (length !== undefined && length !== '0')
 }
 
 /** Reads a header by name, case-insensitively; a repeated header comes back as an array. */

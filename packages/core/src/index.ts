@@ -1,12 +1,14 @@
 export { Webhooks, createWebhooks } from './webhooks.js'
 export { toWebhooks, withRouting, isWebhooks } from './adapter.js'
 export { sign, verifySignature, SIGNATURE_HEADER } from './signature.js'
-export { WebhookError, isWebhookError, ERROR_STATUS } from './errors.js'
+export { WebhookError, isWebhookError, PermanentWebhookError, ERROR_STATUS } from './errors.js'
+export { MemoryIdempotencyStore } from './idempotency.js'
 export { EVENT_TYPES } from './router.js'
 export { parseEvent } from './parse-event.js'
 export { readRawBody } from './raw-body.js'
 export type { WebhookErrorCode, WebhookErrorOptions } from './errors.js'
-export type { ErrorHandler } from './router.js'
+export type { ErrorHandler, RejectionHandler } from './router.js'
+export type { ClaimResult, IdempotencyStore, MemoryIdempotencyStoreOptions } from './idempotency.js'
 export type { WebhooksInput, WebhooksRouting } from './adapter.js'
 export type { ReadRawBodyOptions } from './raw-body.js'
 export type {
@@ -16,6 +18,8 @@ export type {
   BodyStream,
   Contact,
   Conversation,
+  ErrorDecision,
+  ErrorInfo,
   EventAction,
   EventHandler,
   EventName,
@@ -26,8 +30,11 @@ export type {
   Framework,
   Group,
   HeaderMap,
+  IdempotencyOptions,
   Message,
+  RejectionInfo,
   ResourceName,
+  RespondMode,
   UnixSeconds,
   UnknownWebhookEvent,
   WebhookEvent,

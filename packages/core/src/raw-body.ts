@@ -1,3 +1,4 @@
+import type { BudgetWaiter, ByteBudget } from './byte-budget.js'
 import { WebhookError } from './errors.js'
 import type { BodyStream } from './types.js'
 
@@ -9,6 +10,14 @@ export interface ReadRawBodyOptions {
   timeout: number
 }
 
+/** `readRawBody`'s options plus the instance's buffer budget, which `handle()` passes. */
+export interface ReadBodyOptions extends ReadRawBodyOptions {
+  /** The budget to reserve `reserve` bytes from before reading. */
+  budget?: ByteBudget | undefined
+  /** Bytes to reserve: the declared length, or the limit when none is declared. */
+  reserve?: number
+}
+
 /** True when something already read this stream, so its bytes are gone. */
 export function isConsumed(stream: BodyStream): boolean {
   return stream.readableEnded === true || stream.readableDidRead === true
@@ -18,23 +27,28 @@ export function isConsumed(stream: BodyStream): boolean {
  * Reads a request stream into one Buffer. The limit is enforced while chunks arrive (nothing past
  * it is buffered) and chunks are concatenated once. A client abort, a stream error or the timeout
  * rejects with a `WebhookError`; every listener and timer is removed whatever happens.
+ *
+ * @example
+ * const raw = await readRawBody(req, { limit: 1024 * 1024, timeout: 30_000 })
  */
 export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Promise<Buffer> {
+  return readBody(stream, options)
+}
+
+/**
+ * `readRawBody` that first reserves its bytes from a budget, waiting (first in, first out) while
+ * the budget is short. The timeout covers the wait, and an abort while waiting is noticed; the
+ * reservation is returned on every outcome.
+ */
+export function readBody(stream: BodyStream, options: ReadBodyOptions): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
+    const { budget } = options
     const chunks: Buffer[] = []
     let received = 0
     let settled = false
-    const timer =
-      options.timeout > 0
-        ? setTimeout(() => {
-            fail(
-              new WebhookError(
-                'REQUEST_TIMEOUT',
-                `The request body did not arrive within ${options.timeout} ms.`,
-              ),
-            )
-          }, options.timeout)
-        : undefined
+    let reserved = 0
+    let waiter: BudgetWaiter | undefined
+    let timer: NodeJS.Timeout | undefined
 
     function cleanup(): void {
       settled = true
@@ -44,6 +58,10 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
       stream.removeListener('error', onError)
       stream.removeListener('close', onClose)
       stream.removeListener('aborted', onClose)
+      if (waiter !== undefined) budget?.cancel(waiter)
+      waiter = undefined
+      if (reserved > 0) budget?.release(reserved)
+      reserved = 0
     }
 
     function fail(error: WebhookError): void {
@@ -100,15 +118,76 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
       )
     }
 
-    stream.on('data', onData)
-    stream.on('end', onEnd)
+    function start(): void {
+      try {
+        stream.on('data', onData)
+        stream.on('end', onEnd)
+        // A 'data' listener does not restart a stream someone paused explicitly.
+        stream.resume()
+      } catch (error) {
+        // Also when a budget grant calls this: the line must move on whatever this stream does.
+        fail(
+          new WebhookError('INTERNAL_ERROR', 'The request body stream could not be read.', {
+            cause: error,
+          }),
+        )
+      }
+    }
+
+    // Checked before any listener or timer exists, so nothing is left behind to fire later.
+    if (!isReadable(stream)) {
+      settled = true
+      reject(new WebhookError('INTERNAL_ERROR', 'The request body is not a readable stream.'))
+      return
+    }
+    // Abort and error listeners go first, so a client that leaves while waiting is noticed.
     stream.on('error', onError)
     stream.on('close', onClose)
     stream.on('aborted', onClose)
-    if (stream.destroyed === true) onClose()
-    // A 'data' listener does not restart a stream someone paused explicitly.
-    else stream.resume()
+    if (stream.destroyed === true) {
+      onClose()
+      return
+    }
+    if (options.timeout > 0) {
+      timer = setTimeout(() => {
+        fail(
+          new WebhookError(
+            'REQUEST_TIMEOUT',
+            waiter === undefined
+              ? `The request body did not arrive within ${options.timeout} ms.`
+              : `The request body could not be read within ${options.timeout} ms: the receiver was busy reading other bodies (maxBufferedBytes).`,
+          ),
+        )
+      }, options.timeout)
+      // The socket keeps the process alive while a request is open; this timer must not.
+      timer.unref()
+    }
+    const bytes = options.reserve ?? options.limit
+    if (budget === undefined || budget.tryReserve(bytes)) {
+      if (budget !== undefined) reserved = bytes
+      start()
+      return
+    }
+    waiter = {
+      bytes,
+      grant() {
+        waiter = undefined
+        reserved = bytes
+        start()
+      },
+    }
+    budget.wait(waiter)
   })
+}
+
+function isReadable(stream: unknown): boolean {
+  const candidate = stream as Partial<Record<'on' | 'removeListener' | 'pause' | 'resume', unknown>>
+  return (
+    typeof candidate?.on === 'function' &&
+    typeof candidate.removeListener === 'function' &&
+    typeof candidate.pause === 'function' &&
+    typeof candidate.resume === 'function'
+  )
 }
 
 /** The error for a body over the limit. */

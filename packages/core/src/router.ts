@@ -1,5 +1,5 @@
-import { WebhookError } from './errors.js'
-import type { AnyEventHandler, AnyWebhookEvent } from './types.js'
+import type { WebhookError } from './errors.js'
+import type { AnyEventHandler, AnyWebhookEvent, ErrorInfo, RejectionInfo } from './types.js'
 
 /** The 15 event types eCampus documents. */
 export const EVENT_TYPES = [
@@ -20,8 +20,26 @@ export const EVENT_TYPES = [
   'attachment.deleted',
 ] as const
 
-/** Called with every handler failure, the event it happened on. */
-export type ErrorHandler = (error: WebhookError, event: AnyWebhookEvent) => unknown
+/**
+ * Called with every handler failure (`HANDLER_FAILED`, `HANDLER_TIMEOUT`, `EVENT_REJECTED`, or
+ * `IDEMPOTENCY_UNAVAILABLE` when a success could not be recorded), the event it happened on, and
+ * what the receiver decided.
+ */
+export type ErrorHandler = (error: WebhookError, event: AnyWebhookEvent, info: ErrorInfo) => unknown
+
+/** Called with every request refused before its handlers ran, and what was answered. */
+export type RejectionHandler = (error: WebhookError, info: RejectionInfo) => unknown
+
+/** What the handlers of one event threw, of how many. */
+export interface Failures {
+  /** What each failing handler threw; empty when all succeeded. */
+  readonly errors: readonly unknown[]
+  /** How many handlers ran. */
+  readonly total: number
+}
+
+/** Shared by every success, so succeeding allocates nothing. */
+export const NO_FAILURES: Failures = Object.freeze({ errors: Object.freeze([]), total: 0 })
 
 type Handler = AnyEventHandler
 
@@ -43,6 +61,7 @@ export class Router {
   readonly #byName = new Map<string, Set<Handler>>()
   readonly #any = new Set<Handler>()
   readonly #onError = new Set<ErrorHandler>()
+  readonly #onRejected = new Set<RejectionHandler>()
   readonly #known = new Set<string>(EVENT_TYPES)
 
   on(names: string | readonly string[], handler: Handler): void {
@@ -71,13 +90,19 @@ export class Router {
     this.#onError.add(handler)
   }
 
-  off(names: string | readonly string[], handler: Handler | ErrorHandler): void {
+  onRejected(handler: RejectionHandler): void {
+    assertHandler(handler, 'onRejected')
+    this.#onRejected.add(handler)
+  }
+
+  off(names: string | readonly string[], handler: Handler | ErrorHandler | RejectionHandler): void {
     for (const name of toNames(names)) {
       this.#byName.get(name)?.delete(handler as Handler)
     }
     if (names === '*') {
       this.#any.delete(handler as Handler)
       this.#onError.delete(handler as ErrorHandler)
+      this.#onRejected.delete(handler as RejectionHandler)
     }
   }
 
@@ -102,33 +127,47 @@ export class Router {
   }
 
   /**
-   * Runs every handler for the event concurrently and waits for all of them. If any fails, the
-   * error handlers are told and the returned promise rejects with `HANDLER_FAILED`, whose
-   * `errors` holds what each failing handler threw.
+   * Runs every handler for the event concurrently and waits for all of them; one failure does not
+   * stop the others. Resolves with what the failing ones threw, never rejects; `undefined` (no
+   * promise at all) when no handler matches.
    */
-  async dispatch(event: AnyWebhookEvent): Promise<void> {
+  settle(event: AnyWebhookEvent): Promise<Failures> | undefined {
     const handlers = this.handlersFor(event.type)
-    if (handlers.length === 0) return
-    const results = await Promise.allSettled(handlers.map((handler) => run(handler, event)))
-    const errors: unknown[] = []
-    for (const result of results) if (result.status === 'rejected') errors.push(result.reason)
-    if (errors.length === 0) return
-    const error = new WebhookError(
-      'HANDLER_FAILED',
-      `${errors.length} of ${handlers.length} handler(s) failed for event ${event.id} (${event.type}).`,
-      { cause: new AggregateError(errors, 'Webhook handler failures'), errors },
-    )
-    this.reportError(error, event)
-    throw error
+    if (handlers.length === 0) return undefined
+    if (handlers.length === 1) return run(handlers[0]!, event).then(noFailures, oneFailure)
+    return Promise.allSettled(handlers.map((handler) => run(handler, event))).then(failures)
   }
 
   /** Tells every error handler; their own failures are swallowed so they cannot mask the first. */
-  reportError(error: WebhookError, event: AnyWebhookEvent): void {
+  reportError(error: WebhookError, event: AnyWebhookEvent, info: ErrorInfo): void {
     for (const handler of this.#onError) {
-      run(handler as unknown as Handler, error, event).catch(() => undefined)
+      run(handler as unknown as Handler, error, event, info).catch(ignore)
+    }
+  }
+
+  /** Tells every rejection hook; their own failures are swallowed. */
+  reportRejected(error: WebhookError, info: RejectionInfo): void {
+    for (const handler of this.#onRejected) {
+      run(handler as unknown as Handler, error, info).catch(ignore)
     }
   }
 }
+
+function noFailures(): Failures {
+  return NO_FAILURES
+}
+
+function oneFailure(error: unknown): Failures {
+  return { errors: [error], total: 1 }
+}
+
+function failures(results: readonly PromiseSettledResult<unknown>[]): Failures {
+  const errors: unknown[] = []
+  for (const result of results) if (result.status === 'rejected') errors.push(result.reason)
+  return errors.length === 0 ? NO_FAILURES : { errors, total: results.length }
+}
+
+function ignore(): void {}
 
 function toNames(names: string | readonly string[]): readonly string[] {
   // Anything but an array is one name, so a JavaScript caller's `on(undefined)` gets the

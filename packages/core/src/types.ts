@@ -1,4 +1,5 @@
-import type { WebhookError } from './errors.js'
+import type { WebhookError, WebhookErrorCode } from './errors.js'
+import type { IdempotencyStore } from './idempotency.js'
 
 /** The kinds of resource eCampus sends events about. */
 export type ResourceName = 'contact' | 'conversation' | 'message' | 'group' | 'attachment'
@@ -155,6 +156,91 @@ export interface WebhooksOptions {
    * @default 30000
    */
   bodyTimeout?: number
+  /**
+   * Remember event ids so a redelivered event runs its handlers once. `true` uses a bounded
+   * in-memory store (one per instance, so per process); pass `{ store }` to share one between
+   * processes. Off by default.
+   * @default false
+   */
+  idempotency?: boolean | IdempotencyOptions
+  /**
+   * Milliseconds the handlers of one event may run before the request is answered 500
+   * `HANDLER_TIMEOUT` (so the sender retries). The handlers are not stopped; their late outcome
+   * goes to `onError` and settles the idempotency claim. `0` disables it.
+   * @default 0
+   */
+  handlerTimeout?: number
+  /**
+   * When `handle()` answers: `'after-handlers'` once every handler succeeded (a failure is a 500
+   * and the sender retries), or `'on-verify'` with 202 as soon as the event is verified and parsed
+   * (and claimed), running the handlers afterwards. `'on-verify'` gives up redelivery: a failure
+   * only reaches `onError`, and an event in flight when the process dies is lost.
+   * @default 'after-handlers'
+   */
+  respond?: RespondMode
+  /**
+   * The bytes all requests of this instance may buffer at once while reading bodies. A read
+   * reserves its declared length (or `maxBodySize` when none is declared) first, waiting in line
+   * while the budget is short; the wait counts against `bodyTimeout`. Keeps memory bounded when
+   * many clients send large bodies at once.
+   * @default 16777216 (16 MiB)
+   */
+  maxBufferedBytes?: number
+}
+
+/** When `handle()` answers; see `WebhooksOptions.respond`. */
+export type RespondMode = 'after-handlers' | 'on-verify'
+
+/** The object form of `WebhooksOptions.idempotency`. */
+export interface IdempotencyOptions {
+  /**
+   * Where claims and handled ids are kept.
+   * @default new MemoryIdempotencyStore()
+   */
+  store?: IdempotencyStore
+  /**
+   * Milliseconds a handled id is remembered; a duplicate arriving later runs the handlers again.
+   * @default 86400000 (24 hours)
+   */
+  ttl?: number
+  /**
+   * Milliseconds a claim holds while its handlers run. A claim neither completed nor released by
+   * then (its process died) expires, so a redelivery may run the handlers: keep it longer than
+   * any handler runs.
+   * @default Math.max(60000, 2 * handlerTimeout)
+   */
+  lease?: number
+}
+
+/**
+ * What the receiver did about a handler failure:
+ * - `'retry'`: answered 5xx, so the sender retries;
+ * - `'acknowledged'`: answered 2xx (a permanent failure, or the store failed to record a success);
+ * - `'background'`: `respond: 'on-verify'`, already answered 202;
+ * - `'late'`: the handlers had timed out and settled afterwards.
+ */
+export type ErrorDecision = 'retry' | 'acknowledged' | 'background' | 'late'
+
+/** The third argument of an `onError` handler. */
+export interface ErrorInfo {
+  /** The id of the event whose handlers failed. */
+  eventId: string
+  /** What the receiver did about it. */
+  decision: ErrorDecision
+}
+
+/** The second argument of an `onRejected` handler. Never holds the secret, a signature or the body. */
+export interface RejectionInfo {
+  /** The HTTP status answered. */
+  status: number
+  /** The error code answered. */
+  code: WebhookErrorCode
+  /** The request method. */
+  method: string
+  /** The event id, when the body was verified and parsed. */
+  eventId?: string
+  /** The event type, when the body was verified and parsed. */
+  eventType?: string
 }
 
 /** The response `handle()` decided on; adapters write `status`, `headers` and `body` as is. */

@@ -1,22 +1,33 @@
+import { ByteBudget } from './byte-budget.js'
 import { WebhookError } from './errors.js'
-import { handleWebhook, type WebhookProcessor } from './handle-webhook.js'
+import { handleWebhook, type WebhookContext } from './handle-webhook.js'
+import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import { parseEvent } from './parse-event.js'
-import { Router, type ErrorHandler } from './router.js'
+import { Pipeline } from './pipeline.js'
+import { Router, type ErrorHandler, type RejectionHandler } from './router.js'
 import { decodeSignature, matchesAnySecret, normalizeSecrets } from './signature.js'
 import type {
   AnyEventHandler,
   AnyWebhookEvent,
   EventHandler,
   EventName,
+  RespondMode,
   WebhookRequest,
   WebhookResponse,
   WebhookSecret,
   WebhooksOptions,
 } from './types.js'
 
+const OWNER = '@ecampus-webhooks/core'
 const DEFAULT_PATH = '/webhooks'
 const DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 const DEFAULT_BODY_TIMEOUT = 30_000
+const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024
+const DEFAULT_TTL = 24 * 60 * 60 * 1000
+const MIN_DEFAULT_LEASE = 60_000
+const RESPOND_MODES: readonly RespondMode[] = ['after-handlers', 'on-verify']
+const MAX_TIMER = 2 ** 31 - 1
+const IDEMPOTENCY_KEYS = new Set(['store', 'ttl', 'lease'])
 
 /**
  * Verifies, parses and routes eCampus webhooks. Framework adapters wrap one instance; it can also
@@ -27,36 +38,65 @@ const DEFAULT_BODY_TIMEOUT = 30_000
  * webhooks.on('message.created', (event) => console.log(event.payload.contact.username))
  * const response = await webhooks.handle({ method: req.method, headers: req.headers, body: req })
  */
-export class Webhooks implements WebhookProcessor {
+export class Webhooks {
   /** The path adapters answer on. */
   readonly path: string
   /** The largest accepted body, in bytes. */
   readonly maxBodySize: number
   /** Milliseconds a body may take to arrive. */
   readonly bodyTimeout: number
+  /** Milliseconds handlers may run before `HANDLER_TIMEOUT`; 0 when off. */
+  readonly handlerTimeout: number
+  /** When `handle()` answers. */
+  readonly respond: RespondMode
+  /** The bytes all requests of this instance may buffer at once. */
+  readonly maxBufferedBytes: number
   readonly #secrets: readonly WebhookSecret[]
   readonly #router = new Router()
+  readonly #pipeline: Pipeline
+  readonly #context: WebhookContext
 
   constructor(options: WebhooksOptions) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(
-        '@ecampus-webhooks/core: new Webhooks() needs options, e.g. { secret: process.env.ECAMPUS_WEBHOOK_SECRET }.',
+        `${OWNER}: new Webhooks() needs options, e.g. { secret: process.env.ECAMPUS_WEBHOOK_SECRET }.`,
       )
     }
     this.#secrets = normalizeSecrets(options.secret)
     this.path = options.path ?? DEFAULT_PATH
     if (typeof this.path !== 'string' || !this.path.startsWith('/')) {
+      throw new TypeError(`${OWNER}: path must start with "/", got ${JSON.stringify(this.path)}.`)
+    }
+    this.maxBodySize = integer(options.maxBodySize, DEFAULT_MAX_BODY_SIZE, 'maxBodySize')
+    this.bodyTimeout = timeout(options.bodyTimeout, DEFAULT_BODY_TIMEOUT, 'bodyTimeout')
+    this.handlerTimeout = timeout(options.handlerTimeout, 0, 'handlerTimeout')
+    this.maxBufferedBytes = integer(
+      options.maxBufferedBytes,
+      DEFAULT_MAX_BUFFERED_BYTES,
+      'maxBufferedBytes',
+    )
+    this.respond = options.respond ?? 'after-handlers'
+    if (!RESPOND_MODES.includes(this.respond)) {
       throw new TypeError(
-        `@ecampus-webhooks/core: path must start with "/", got ${JSON.stringify(this.path)}.`,
+        `${OWNER}: respond must be 'after-handlers' (answer once handlers succeeded) or 'on-verify' (answer 202 at once), got ${JSON.stringify(this.respond)}.`,
       )
     }
-    this.maxBodySize = positiveInteger(options.maxBodySize, DEFAULT_MAX_BODY_SIZE, 'maxBodySize')
-    this.bodyTimeout = positiveInteger(
-      options.bodyTimeout,
-      DEFAULT_BODY_TIMEOUT,
-      'bodyTimeout',
-      true,
-    )
+    this.#pipeline = new Pipeline(this.#router, {
+      handlerTimeout: this.handlerTimeout,
+      ...idempotency(options.idempotency, this.handlerTimeout),
+    })
+    const router = this.#router
+    const pipeline = this.#pipeline
+    const secrets = this.#secrets
+    this.#context = {
+      maxBodySize: this.maxBodySize,
+      bodyTimeout: this.bodyTimeout,
+      background: this.respond === 'on-verify',
+      budget: new ByteBudget(this.maxBufferedBytes),
+      verify: (rawBody, signature) => matchesAnySecret(rawBody, signature, secrets),
+      deliver: (event, background) => pipeline.deliver(event, background),
+      reportRejected: (error, info) => router.reportRejected(error, info),
+    }
   }
 
   /**
@@ -75,18 +115,35 @@ export class Webhooks implements WebhookProcessor {
   }
 
   /**
-   * Registers a handler for handler failures. It gets a `HANDLER_FAILED` WebhookError whose
-   * `errors` lists what each failing handler threw, and the event.
+   * Registers a handler for handler failures. It gets the error (`HANDLER_FAILED`,
+   * `HANDLER_TIMEOUT`, `EVENT_REJECTED`, or `IDEMPOTENCY_UNAVAILABLE` when a success could not be
+   * recorded; `errors` lists what each failing handler threw), the event, and
+   * `{ eventId, decision }`: `'retry'` (answered 5xx), `'acknowledged'` (answered 2xx),
+   * `'background'` (`respond: 'on-verify'`) or `'late'` (settled after `HANDLER_TIMEOUT`).
    */
   onError(handler: ErrorHandler): this {
     this.#router.onError(handler)
     return this
   }
 
-  /** Removes a handler registered with `on()`; `off('*', handler)` removes an `onAny`/`onError` one. */
+  /**
+   * Registers a hook for every request `handle()` refused before running handlers (4xx,
+   * `BODY_ALREADY_PARSED`, `INTERNAL_ERROR`, `EVENT_IN_PROGRESS`, `IDEMPOTENCY_UNAVAILABLE`), to
+   * log or count them by code. `info` is `{ status, code, method, eventId?, eventType? }`; it never
+   * holds the secret, a signature or the body. Throws and rejections of the hook are ignored.
+   */
+  onRejected(handler: RejectionHandler): this {
+    this.#router.onRejected(handler)
+    return this
+  }
+
+  /**
+   * Removes a handler registered with `on()`; `off('*', handler)` removes an `onAny`, `onError`
+   * or `onRejected` one.
+   */
   off<const N extends EventName>(
     name: N | readonly N[] | '*',
-    handler: EventHandler<N> | AnyEventHandler | ErrorHandler,
+    handler: EventHandler<N> | AnyEventHandler | ErrorHandler | RejectionHandler,
   ): this {
     this.#router.off(name, handler as AnyEventHandler)
     return this
@@ -98,15 +155,21 @@ export class Webhooks implements WebhookProcessor {
     return bytes !== undefined && matchesAnySecret(rawBody, bytes, this.#secrets)
   }
 
-  /** Dispatches an event that was already verified. Rejects with `HANDLER_FAILED`. */
+  /**
+   * Dispatches an event that was already verified, through idempotency and `handlerTimeout` like
+   * `handle()` (`respond` does not apply: it waits for the handlers). Resolves when the handlers
+   * succeeded, the id was already handled, or a handler failed permanently; rejects with a
+   * `WebhookError`: `HANDLER_FAILED`, `HANDLER_TIMEOUT`, `EVENT_IN_PROGRESS` or
+   * `IDEMPOTENCY_UNAVAILABLE`.
+   */
   receive(event: AnyWebhookEvent): Promise<void> {
-    return this.#router.dispatch(event)
+    return this.#pipeline.deliver(event).then(ignore)
   }
 
   /**
-   * Verifies the raw body against the signature, parses it and dispatches it. Throws a
-   * `WebhookError` (`SIGNATURE_MISSING`, `SIGNATURE_INVALID`, `INVALID_JSON`, `INVALID_EVENT`,
-   * `HANDLER_FAILED`).
+   * Verifies the raw body against the signature, parses it and dispatches it like `receive()`.
+   * Rejects with a `WebhookError` (`SIGNATURE_MISSING`, `SIGNATURE_INVALID`, `INVALID_JSON`,
+   * `INVALID_EVENT`, or one of `receive()`'s).
    */
   async verifyAndReceive(input: {
     rawBody: Uint8Array | string
@@ -120,28 +183,31 @@ export class Webhooks implements WebhookProcessor {
     if (!this.verify(rawBody, signature)) {
       throw new WebhookError('SIGNATURE_INVALID', 'The signature does not match the body.')
     }
-    await this.receiveVerified(rawBody)
+    await this.#pipeline.deliver(parseEvent(rawBody))
   }
 
   /** The framework-agnostic request handler every adapter calls. Never throws. */
   handle(request: WebhookRequest): Promise<WebhookResponse> {
-    return handleWebhook(this, request)
+    return handleWebhook(this.#context, request)
+  }
+
+  /**
+   * Resolves when every handler run started so far has settled and its idempotency claim is
+   * recorded: the ones requests are waiting for, the ones `respond: 'on-verify'` runs in the
+   * background, and timed-out ones still running. Call it on shutdown after the server stopped
+   * accepting requests. Never rejects.
+   *
+   * @example
+   * process.on('SIGTERM', () => server.close(() => void webhooks.drain().then(() => process.exit(0))))
+   */
+  drain(): Promise<void> {
+    return this.#pipeline.drain()
   }
 
   /** True when a request path (query string ignored) is this instance's webhook path. */
   matchesPath(url: string): boolean {
     const query = url.indexOf('?')
     return trimSlash(query === -1 ? url : url.slice(0, query)) === trimSlash(this.path)
-  }
-
-  /** @internal */
-  verifyBytes(rawBody: Uint8Array | string, signature: Buffer): boolean {
-    return matchesAnySecret(rawBody, signature, this.#secrets)
-  }
-
-  /** @internal */
-  async receiveVerified(rawBody: Uint8Array | string): Promise<void> {
-    await this.#router.dispatch(parseEvent(rawBody))
   }
 }
 
@@ -150,20 +216,73 @@ export function createWebhooks(options: WebhooksOptions): Webhooks {
   return new Webhooks(options)
 }
 
-function positiveInteger(
-  value: unknown,
-  fallback: number,
-  name: string,
-  zeroAllowed = false,
-): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < (zeroAllowed ? 0 : 1)) {
+function idempotency(
+  option: WebhooksOptions['idempotency'],
+  handlerTimeout: number,
+): { store: IdempotencyStore | undefined; ttl: number; lease: number } {
+  const defaultLease = Math.max(MIN_DEFAULT_LEASE, 2 * handlerTimeout)
+  if (option === undefined || option === false) {
+    return { store: undefined, ttl: DEFAULT_TTL, lease: defaultLease }
+  }
+  if (option === true) {
+    return { store: new MemoryIdempotencyStore(), ttl: DEFAULT_TTL, lease: defaultLease }
+  }
+  if (typeof option !== 'object' || option === null || Array.isArray(option)) {
     throw new TypeError(
-      `@ecampus-webhooks/core: ${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} integer, got ${typeof value === 'number' ? value : typeof value}.`,
+      `${OWNER}: idempotency must be true, false, or { store?, ttl?, lease? }, got ${option === null ? 'null' : typeof option}.`,
+    )
+  }
+  for (const key of Object.keys(option)) {
+    if (!IDEMPOTENCY_KEYS.has(key)) {
+      throw new TypeError(
+        `${OWNER}: idempotency has no option ${JSON.stringify(key)}; use store, ttl (ms) or lease (ms).`,
+      )
+    }
+  }
+  const { store = new MemoryIdempotencyStore() } = option
+  if (
+    typeof store !== 'object' ||
+    store === null ||
+    typeof store.claim !== 'function' ||
+    typeof store.complete !== 'function' ||
+    typeof store.release !== 'function'
+  ) {
+    throw new TypeError(
+      `${OWNER}: idempotency.store must implement IdempotencyStore (claim, complete and release), e.g. new MemoryIdempotencyStore().`,
+    )
+  }
+  const ttl = integer(option.ttl, DEFAULT_TTL, 'idempotency.ttl')
+  const lease = integer(option.lease, defaultLease, 'idempotency.lease')
+  if (handlerTimeout > 0 && lease <= handlerTimeout) {
+    throw new TypeError(
+      `${OWNER}: idempotency.lease (${lease} ms) must be longer than handlerTimeout (${handlerTimeout} ms), or a redelivery could run handlers that are still running. Leave it out for 2 * handlerTimeout.`,
+    )
+  }
+  return { store, ttl, lease }
+}
+
+function integer(value: unknown, fallback: number, name: string, zeroAllowed = false): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < (zeroAllowed ? 0 : 1)) {
+    throw new TypeError(
+      `${OWNER}: ${name} must be a ${zeroAllowed ? 'non-negative' : 'positive'} integer, got ${typeof value === 'number' ? value : typeof value}.`,
     )
   }
   return value
 }
+
+/** Milliseconds for a timer: Node fires anything above 2^31 - 1 at once, so that is the cap. */
+function timeout(value: unknown, fallback: number, name: string): number {
+  const ms = integer(value, fallback, name, true)
+  if (ms > MAX_TIMER) {
+    throw new TypeError(
+      `${OWNER}: ${name} must be at most ${MAX_TIMER} ms (about 24.8 days), got ${ms}; use 0 to turn it off.`,
+    )
+  }
+  return ms
+}
+
+function ignore(): void {}
 
 /** `/a/` and `/a` are one path (as Express and Koa routers treat them by default); `` is `/`. */
 function trimSlash(path: string): string {

@@ -206,6 +206,47 @@ describe('readRawBody', () => {
     })
   })
 
+  describe('not a stream', () => {
+    it.each([
+      ['a plain object', { foo: 1 }],
+      ['an emitter without pause/resume', { on: () => undefined, removeListener: () => undefined }],
+    ])('%s -> INTERNAL_ERROR at once, and no timer left to fire later', async (_name, value) => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      await expect(
+        readRawBody(value as unknown as PassThrough, { limit: 10, timeout: 5_000 }),
+      ).rejects.toMatchObject({ code: 'INTERNAL_ERROR' })
+      expect(vi.getTimerCount()).toBe(0)
+    })
+
+    it('handle() answers 500 INTERNAL_ERROR and leaves no timer behind', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      const response = await new Webhooks({ secret: SECRET, bodyTimeout: 50 }).handle({
+        method: 'POST',
+        headers: signedHeaders(BODY),
+        body: { not: 'a stream' } as unknown as PassThrough,
+      })
+      expect(response.status).toBe(500)
+      expect(response.error?.code).toBe('INTERNAL_ERROR')
+      // A timer left behind would fire after the request and throw from inside Node's timers.
+      expect(vi.getTimerCount()).toBe(0)
+    })
+
+    it('a stream whose resume() throws is INTERNAL_ERROR, with nothing left behind', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      const stream = new PassThrough()
+      stream.resume = () => {
+        throw new Error('broken stream')
+      }
+      const baseline = listenerCounts(stream)
+      await expect(readRawBody(stream, { limit: 10, timeout: 5_000 })).rejects.toMatchObject({
+        code: 'INTERNAL_ERROR',
+        cause: new Error('broken stream'),
+      })
+      expect(vi.getTimerCount()).toBe(0)
+      expect(listenerCounts(stream)).toEqual(baseline)
+    })
+  })
+
   describe('timeout', () => {
     it('rejects with REQUEST_TIMEOUT for a body that never ends', async () => {
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })

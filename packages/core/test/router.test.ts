@@ -306,7 +306,11 @@ describe('failures and onError()', () => {
       errors: [boom],
     })
     expect((failure as WebhookError).cause).toBeInstanceOf(AggregateError)
-    expect(onError).toHaveBeenCalledExactlyOnceWith(failure, e)
+    // The third argument says what the receiver did: receive() rejects, so the caller may retry.
+    expect(onError).toHaveBeenCalledExactlyOnceWith(failure, e, {
+      eventId: e.id,
+      decision: 'retry',
+    })
   })
 
   it('an onError handler that throws or rejects breaks nothing', async () => {

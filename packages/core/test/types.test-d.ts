@@ -9,11 +9,15 @@ import type {
   Group,
   Message,
   UnknownWebhookEvent,
+  ErrorDecision,
+  IdempotencyStore,
+  RejectionInfo,
   WebhookError,
+  WebhookErrorCode,
   WebhookEvent,
   WebhookResponse,
 } from '../src/index.js'
-import { Webhooks, createWebhooks } from '../src/index.js'
+import { MemoryIdempotencyStore, Webhooks, createWebhooks } from '../src/index.js'
 import { createSampleEvent } from '../src/testing.js'
 
 const webhooks = new Webhooks({ secret: 'whsec_types' })
@@ -145,6 +149,42 @@ describe('the rest of the surface', () => {
       expectTypeOf(error.errors).toEqualTypeOf<readonly unknown[]>()
       expectTypeOf(event).toEqualTypeOf<AnyWebhookEvent>()
     })
+  })
+
+  it("onError's third argument is { eventId, decision }", () => {
+    webhooks.onError((_error, _event, info) => {
+      expectTypeOf(info.eventId).toEqualTypeOf<string>()
+      expectTypeOf(info.decision).toEqualTypeOf<ErrorDecision>()
+      expectTypeOf<ErrorDecision>().toEqualTypeOf<
+        'retry' | 'acknowledged' | 'background' | 'late'
+      >()
+    })
+  })
+
+  it('onRejected gets the error and { status, code, method, eventId?, eventType? }', () => {
+    webhooks.onRejected((error, info) => {
+      expectTypeOf(error).toEqualTypeOf<WebhookError>()
+      expectTypeOf(info).toEqualTypeOf<RejectionInfo>()
+      expectTypeOf(info.code).toEqualTypeOf<WebhookErrorCode>()
+      expectTypeOf(info.eventId).toEqualTypeOf<string | undefined>()
+    })
+    expectTypeOf(webhooks.drain()).toEqualTypeOf<Promise<void>>()
+  })
+
+  it('the new options are typed', () => {
+    expectTypeOf<MemoryIdempotencyStore>().toExtend<IdempotencyStore>()
+    new Webhooks({
+      secret: 's',
+      idempotency: { store: new MemoryIdempotencyStore(), ttl: 1, lease: 2 },
+      handlerTimeout: 10,
+      respond: 'on-verify',
+      maxBufferedBytes: 1,
+    })
+    new Webhooks({ secret: 's', idempotency: true })
+    // @ts-expect-error not a respond mode
+    new Webhooks({ secret: 's', respond: 'later' })
+    // @ts-expect-error a store needs claim, complete and release
+    new Webhooks({ secret: 's', idempotency: { store: { claim: () => Promise.resolve() } } })
   })
 
   it('methods chain and return what the contract says', () => {
