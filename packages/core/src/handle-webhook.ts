@@ -3,7 +3,7 @@ import { WebhookError, isWebhookError } from './errors.js'
 import { parseEvent } from './parse-event.js'
 import type { DeliveryResult } from './pipeline.js'
 import { discardBody, isConsumed, readBody, tooLarge } from './raw-body.js'
-import { SIGNATURE_HEADER, decodeSignature } from './signature.js'
+import { SIGNATURE_HEADER, decodeSignature, isBlank } from './signature.js'
 import type {
   AnyWebhookEvent,
   Framework,
@@ -63,9 +63,15 @@ export async function handleWebhook(
   let state: BodyState = 'none'
   let event: AnyWebhookEvent | undefined
   try {
-    // Only a stream's headers describe a body still to come.
-    const chunked = stream !== undefined && header(headers, 'transfer-encoding') !== undefined
-    if (stream !== undefined && hasBody(headers, chunked)) state = 'unread'
+    const found = readHeaders(headers)
+    // Only a stream's headers describe a body still to come (RFC 9112 section 6.3).
+    if (
+      stream !== undefined &&
+      (found.transferEncoding !== undefined ||
+        (found.contentLength !== undefined && found.contentLength !== '0'))
+    ) {
+      state = 'unread'
+    }
     if (request.method !== 'POST') {
       throw new WebhookError(
         'METHOD_NOT_ALLOWED',
@@ -73,7 +79,7 @@ export async function handleWebhook(
       )
     }
 
-    const encoding = header(headers, 'content-encoding')
+    const encoding = found.contentEncoding
     if (encoding !== undefined && !isIdentity(encoding)) {
       throw new WebhookError(
         'UNSUPPORTED_ENCODING',
@@ -85,17 +91,14 @@ export async function handleWebhook(
     // before the signature, as the contract orders (size -> signature -> JSON).
     const size =
       given === undefined
-        ? Number(header(headers, 'content-length'))
+        ? declaredLength(found.contentLength)
         : typeof given === 'string'
           ? Buffer.byteLength(given)
           : given.byteLength
     if (size > context.maxBodySize) throw tooLarge(context.maxBodySize)
 
-    const signatureValue = header(headers, SIGNATURE_HEADER)
-    if (
-      signatureValue === undefined ||
-      (typeof signatureValue === 'string' && signatureValue.trim() === '')
-    ) {
+    const signatureValue = found.signature
+    if (isBlank(signatureValue)) {
       throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
     }
     const signature = decodeSignature(signatureValue)
@@ -123,7 +126,10 @@ export async function handleWebhook(
         budget: context.budget,
         // What this body can buffer at most: its declared length (Node's parser holds a client
         // to it), or the limit for a chunked body.
-        reserve: !chunked && Number.isFinite(size) && size >= 0 ? size : context.maxBodySize,
+        reserve:
+          found.transferEncoding === undefined && Number.isFinite(size) && size >= 0
+            ? size
+            : context.maxBodySize,
       })
       state = 'none'
     }
@@ -205,26 +211,64 @@ function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {
   return typeof body === 'string' || body instanceof Uint8Array
 }
 
-/** True when the request says a body follows (RFC 9112 section 6.3: length or chunked). */
-function hasBody(headers: HeaderMap, chunked: boolean): boolean {
-  const length = header(headers, 'content-length')
-  return chunked || (length !== undefined && length !== '0')
+interface FoundHeaders {
+  contentEncoding?: HeaderValue
+  contentLength?: HeaderValue
+  transferEncoding?: HeaderValue
+  signature?: HeaderValue
+}
+type HeaderValue = string | readonly string[]
+
+/**
+ * The headers the decisions need, in one pass over the map, with names matched
+ * case-insensitively. A name present under two casings (a hand-built map) counts as sent twice,
+ * so a second signature can never hide behind the first.
+ */
+function readHeaders(headers: HeaderMap): FoundHeaders {
+  const found: FoundHeaders = {}
+  for (const key in headers) {
+    let name: keyof FoundHeaders
+    switch (key.length) {
+      case 16:
+        name = 'contentEncoding'
+        break
+      case 14:
+        name = 'contentLength'
+        break
+      case 17:
+        name = 'transferEncoding'
+        break
+      case 19:
+        name = 'signature'
+        break
+      default:
+        continue
+    }
+    if (key.toLowerCase() !== HEADER_NAMES[name]) continue
+    const raw = headers[key]
+    if (raw === undefined) continue
+    const value: HeaderValue =
+      typeof raw === 'number'
+        ? String(raw)
+        : Array.isArray(raw) && raw.length === 1
+          ? (raw[0] as string)
+          : (raw as HeaderValue)
+    const before = found[name]
+    found[name] = before === undefined ? value : [before, value].flat()
+  }
+  return found
 }
 
-/** Reads a header by name, case-insensitively; a repeated header comes back as an array. */
-function header(headers: HeaderMap, name: string): string | readonly string[] | undefined {
-  let value = headers[name]
-  if (value === undefined) {
-    for (const key of Object.keys(headers)) {
-      if (key.toLowerCase() === name) {
-        value = headers[key]
-        break
-      }
-    }
-  }
-  if (typeof value === 'number') return String(value)
-  if (Array.isArray(value) && value.length === 1) return value[0] as string
-  return value as string | readonly string[] | undefined
+const HEADER_NAMES = {
+  contentEncoding: 'content-encoding',
+  contentLength: 'content-length',
+  transferEncoding: 'transfer-encoding',
+  signature: SIGNATURE_HEADER,
+} as const
+
+/** A declared Content-Length as a number; NaN unless it is digits (no `1e9`, no `0x10`). */
+function declaredLength(value: HeaderValue | undefined): number {
+  return typeof value === 'string' && /^\s*[0-9]+\s*$/.test(value) ? Number(value) : Number.NaN
 }
 
 function isIdentity(encoding: string | readonly string[]): boolean {

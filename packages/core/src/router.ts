@@ -63,6 +63,9 @@ export class Router {
   readonly #onError = new Set<ErrorHandler>()
   readonly #onRejected = new Set<RejectionHandler>()
   readonly #known = new Set<string>(EVENT_TYPES)
+  // The handler list of each known type, built on first use and dropped on every change. Unknown
+  // types are not cached, so what senders send cannot grow it.
+  readonly #cache = new Map<string, readonly Handler[]>()
 
   on(names: string | readonly string[], handler: Handler): void {
     assertHandler(handler, 'on')
@@ -74,6 +77,7 @@ export class Router {
         )
       }
       if (!name.includes('*')) this.#known.add(name)
+      this.#cache.clear()
       let set = this.#byName.get(name)
       if (set === undefined) this.#byName.set(name, (set = new Set()))
       set.add(handler)
@@ -83,6 +87,7 @@ export class Router {
   onAny(handler: Handler): void {
     assertHandler(handler, 'onAny')
     this.#any.add(handler)
+    this.#cache.clear()
   }
 
   onError(handler: ErrorHandler): void {
@@ -96,6 +101,7 @@ export class Router {
   }
 
   off(names: string | readonly string[], handler: Handler | ErrorHandler | RejectionHandler): void {
+    this.#cache.clear()
     for (const name of toNames(names)) {
       this.#byName.get(name)?.delete(handler as Handler)
     }
@@ -107,7 +113,15 @@ export class Router {
   }
 
   /** The handlers for an event type, each once, in registration order of their names. */
-  handlersFor(type: string): Handler[] {
+  handlersFor(type: string): readonly Handler[] {
+    const cached = this.#cache.get(type)
+    if (cached !== undefined) return cached
+    const handlers = this.#collect(type)
+    if (this.#known.has(type)) this.#cache.set(type, handlers)
+    return handlers
+  }
+
+  #collect(type: string): Handler[] {
     const found = new Set<Handler>()
     const add = (set: Set<Handler> | undefined): void => set?.forEach((h) => found.add(h))
     const dot = type.indexOf('.')

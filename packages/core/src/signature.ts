@@ -2,7 +2,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { WebhookSecret } from './types.js'
 
 const SIGNATURE_BYTES = 32
-const HEX_SIGNATURE = /^[0-9a-fA-F]{64}$/
 
 /** The name of the header eCampus signs with (Node lowercases header names). */
 export const SIGNATURE_HEADER = 'x-ecampus-signature'
@@ -24,9 +23,10 @@ export function sign(payload: string | Uint8Array, secret: WebhookSecret): strin
 export function decodeSignature(header: unknown): Buffer | undefined {
   if (typeof header !== 'string') return undefined
   const hex = header.length === 64 ? header : header.trim()
-  // Buffer.from(hex, 'hex') stops silently at the first non-hex digit, so validate first.
-  if (!HEX_SIGNATURE.test(hex)) return undefined
-  return Buffer.from(hex, 'hex')
+  if (hex.length !== 64) return undefined
+  // Buffer.from stops at the first pair that is not hex: fewer than 32 bytes means "not hex".
+  const bytes = Buffer.from(hex, 'hex')
+  return bytes.length === SIGNATURE_BYTES ? bytes : undefined
 }
 
 /** Normalises the `secret` option to a non-empty list, or throws a TypeError that says why. */
@@ -93,4 +93,9 @@ export function verifySignature(
   const secrets = normalizeSecrets(secretOrSecrets)
   const bytes = decodeSignature(signature)
   return bytes !== undefined && matchesAnySecret(payload, bytes, secrets)
+}
+
+/** True when a header value is absent, empty or only whitespace. */
+export function isBlank(value: unknown): boolean {
+  return value == null || (typeof value === 'string' && value.trim() === '')
 }

@@ -5,7 +5,7 @@ import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import { parseEvent } from './parse-event.js'
 import { Pipeline } from './pipeline.js'
 import { Router, type ErrorHandler, type RejectionHandler } from './router.js'
-import { decodeSignature, matchesAnySecret, normalizeSecrets } from './signature.js'
+import { decodeSignature, isBlank, matchesAnySecret, normalizeSecrets } from './signature.js'
 import type {
   AnyEventHandler,
   AnyWebhookEvent,
@@ -177,7 +177,7 @@ export class Webhooks {
   }): Promise<void> {
     const { rawBody, signature } = input
     // The same test as handle(): whitespace only counts as missing.
-    if (signature == null || (typeof signature === 'string' && signature.trim() === '')) {
+    if (isBlank(signature)) {
       throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
     }
     if (!this.verify(rawBody, signature)) {

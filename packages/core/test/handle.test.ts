@@ -714,3 +714,25 @@ describe('unread bodies: drained so the answer arrives, bounded, or the connecti
     }
   })
 })
+
+describe('a header present under two casings (a hand-built map) counts as sent twice', () => {
+  it('a second signature cannot hide behind a valid one', async () => {
+    const handler = vi.fn()
+    const hooks = webhooks().onAny(handler)
+    const response = await hooks.handle(
+      post(BODY, { 'X-eCampus-Signature': 'junk', 'x-ecampus-signature': sign(BODY, SECRET) }),
+    )
+    expect(response.status).toBe(401)
+    expect(errorOf(response).code).toBe('SIGNATURE_INVALID')
+    expect(handler).not.toHaveBeenCalled()
+  })
+
+  it('a Content-Length that is not plain digits declares nothing', async () => {
+    for (const length of ['1e9', '0x10', '-1']) {
+      const response = await webhooks({ maxBodySize: 100 }).handle(
+        post(Readable.from([BODY]), { ...signedHeaders(BODY), 'content-length': length }),
+      )
+      expect(response.status, length).toBe(200)
+    }
+  })
+})
