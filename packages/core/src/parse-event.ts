@@ -17,7 +17,10 @@ export function parseEvent(rawBody: Uint8Array | string): AnyWebhookEvent {
     if (!isUtf8(rawBody)) {
       throw new WebhookError('INVALID_JSON', 'The request body is not valid UTF-8.')
     }
-    text = Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength).toString('utf8')
+    const bytes = Buffer.isBuffer(rawBody)
+      ? rawBody
+      : Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength)
+    text = bytes.toString('utf8')
   }
 
   // A byte-order mark is not JSON; the signature still covers it.

@@ -22,9 +22,8 @@ export interface PipelineOptions {
 
 type Decision = 'retry' | 'background' | 'late'
 
-const HANDLED = Promise.resolve<DeliveryResult>('handled')
+export const HANDLED = Promise.resolve<DeliveryResult>('handled')
 const ACCEPTED = Promise.resolve<DeliveryResult>('accepted')
-const NOTHING_RAN = Promise.resolve(NO_FAILURES)
 
 /** Whole seconds for `Retry-After`, at least 1; `fallback` when a store gave no usable figure. */
 function seconds(ms: unknown, fallback: number): number {
@@ -114,14 +113,18 @@ export class Pipeline {
     token: string | undefined,
     background: boolean,
   ): Promise<DeliveryResult> {
-    const work = this.#router.settle(event)
-    // Nothing to run and nothing to record: the common "no handler for this type" case.
-    if (work === undefined && token === undefined) return background ? ACCEPTED : HANDLED
+    const settled = this.#router.settle(event)
+    // Nothing to record, and nothing ran or every handler returned synchronously without failing:
+    // the common case answers without an async hop.
+    if (token === undefined && (settled === undefined || settled === NO_FAILURES)) {
+      return background ? ACCEPTED : HANDLED
+    }
+    const work = settled instanceof Promise ? settled : Promise.resolve(settled ?? NO_FAILURES)
     const decision = background ? 'background' : 'retry'
     const outcome =
       this.#timeout === 0
-        ? this.#settle(event, token, work ?? NOTHING_RAN, decision)
-        : this.#settleWithin(event, token, work ?? NOTHING_RAN, decision)
+        ? this.#settle(event, token, work, decision)
+        : this.#settleWithin(event, token, work, decision)
     if (!background) return outcome
     // Failures were reported to onError; nobody waits for this answer.
     outcome.catch(ignore)

@@ -142,14 +142,38 @@ export class Router {
 
   /**
    * Runs every handler for the event concurrently and waits for all of them; one failure does not
-   * stop the others. Resolves with what the failing ones threw, never rejects; `undefined` (no
-   * promise at all) when no handler matches.
+   * stop the others. Gives what the failing ones threw, in handler order, and never rejects:
+   * directly when every handler returned without a promise (no async hop for synchronous
+   * handlers), else as a promise; `undefined` when no handler matches.
    */
-  settle(event: AnyWebhookEvent): Promise<Failures> | undefined {
+  settle(event: AnyWebhookEvent): Failures | Promise<Failures> | undefined {
     const handlers = this.handlersFor(event.type)
     if (handlers.length === 0) return undefined
-    if (handlers.length === 1) return run(handlers[0]!, event).then(noFailures, oneFailure)
-    return Promise.allSettled(handlers.map((handler) => run(handler, event))).then(failures)
+    let outcomes: unknown[] | undefined
+    let async = false
+    for (let i = 0; i < handlers.length; i += 1) {
+      let outcome: unknown
+      try {
+        const value = handlers[i]!(event)
+        if (isThenable(value)) {
+          async = true
+          outcome = Promise.resolve(value).then(ok, failed)
+        } else {
+          outcome = OK
+        }
+      } catch (error) {
+        outcome = failed(error)
+      }
+      if (outcome !== OK || outcomes !== undefined) {
+        outcomes ??= new Array<unknown>(handlers.length).fill(OK, 0, i)
+        outcomes[i] = outcome
+      }
+    }
+    if (outcomes === undefined) return NO_FAILURES
+    const total = handlers.length
+    return async
+      ? Promise.all(outcomes).then((settled) => failures(settled, total))
+      : failures(outcomes, total)
   }
 
   /** Tells every error handler; their own failures are swallowed so they cannot mask the first. */
@@ -167,18 +191,33 @@ export class Router {
   }
 }
 
-function noFailures(): Failures {
-  return NO_FAILURES
+const OK = Symbol('ok')
+
+/** A handler failure, told apart from a value by its wrapper. */
+interface Failed {
+  readonly error: unknown
 }
 
-function oneFailure(error: unknown): Failures {
-  return { errors: [error], total: 1 }
+function ok(): typeof OK {
+  return OK
 }
 
-function failures(results: readonly PromiseSettledResult<unknown>[]): Failures {
+function failed(error: unknown): Failed {
+  return { error }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+function failures(outcomes: readonly unknown[], total: number): Failures {
   const errors: unknown[] = []
-  for (const result of results) if (result.status === 'rejected') errors.push(result.reason)
-  return errors.length === 0 ? NO_FAILURES : { errors, total: results.length }
+  for (const outcome of outcomes) if (outcome !== OK) errors.push((outcome as Failed).error)
+  return errors.length === 0 ? NO_FAILURES : { errors, total }
 }
 
 function ignore(): void {}

@@ -3,7 +3,7 @@ import { WebhookError } from './errors.js'
 import { handleWebhook, type WebhookContext } from './handle-webhook.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import { parseEvent } from './parse-event.js'
-import { Pipeline } from './pipeline.js'
+import { HANDLED, Pipeline } from './pipeline.js'
 import { Router, type ErrorHandler, type RejectionHandler } from './router.js'
 import { decodeSignature, isBlank, matchesAnySecret, normalizeSecrets } from './signature.js'
 import type {
@@ -163,7 +163,7 @@ export class Webhooks {
    * `IDEMPOTENCY_UNAVAILABLE`.
    */
   receive(event: AnyWebhookEvent): Promise<void> {
-    return this.#pipeline.deliver(event).then(ignore)
+    return settled(this.#pipeline.deliver(event))
   }
 
   /**
@@ -171,19 +171,23 @@ export class Webhooks {
    * Rejects with a `WebhookError` (`SIGNATURE_MISSING`, `SIGNATURE_INVALID`, `INVALID_JSON`,
    * `INVALID_EVENT`, or one of `receive()`'s).
    */
-  async verifyAndReceive(input: {
-    rawBody: Uint8Array | string
-    signature: unknown
-  }): Promise<void> {
-    const { rawBody, signature } = input
-    // The same test as handle(): whitespace only counts as missing.
-    if (isBlank(signature)) {
-      throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
+  verifyAndReceive(input: { rawBody: Uint8Array | string; signature: unknown }): Promise<void> {
+    // Not an async function: the common outcome returns a shared settled promise, no extra hop.
+    try {
+      const { rawBody, signature } = input
+      // The same test as handle(): whitespace only counts as missing.
+      if (isBlank(signature)) {
+        throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
+      }
+      if (!this.verify(rawBody, signature)) {
+        throw new WebhookError('SIGNATURE_INVALID', 'The signature does not match the body.')
+      }
+      return settled(this.#pipeline.deliver(parseEvent(rawBody)))
+    } catch (error) {
+      // Only WebhookErrors are thrown above (parseEvent included).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error)
     }
-    if (!this.verify(rawBody, signature)) {
-      throw new WebhookError('SIGNATURE_INVALID', 'The signature does not match the body.')
-    }
-    await this.#pipeline.deliver(parseEvent(rawBody))
   }
 
   /** The framework-agnostic request handler every adapter calls. Never throws. */
@@ -287,4 +291,11 @@ function ignore(): void {}
 /** `/a/` and `/a` are one path (as Express and Koa routers treat them by default); `` is `/`. */
 function trimSlash(path: string): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path || '/'
+}
+
+const DONE = Promise.resolve()
+
+/** A delivery's outcome as `receive()` reports it: resolved unless it must be retried. */
+function settled(delivery: Promise<unknown>): Promise<void> {
+  return delivery === HANDLED ? DONE : delivery.then(ignore)
 }
