@@ -290,7 +290,7 @@ function profileSection(profiles: ProfileResult[]): string {
       "the hand-written code, 3-4 s each. Shares are of the loop's samples plus garbage collection; " +
       '"total" includes callees. The profiler slows everything, so compare shares, not times. ' +
       'Builtins such as JSON.parse are counted in the JavaScript function that calls them ' +
-      '(`_parse` of secure-json-parse, `handWritten`). Files: `packages/bench/results/profiles/` ' +
+      '(`parseEvent`, `handWritten`). Files: `packages/bench/results/profiles/` ' +
       '(open in Chrome DevTools or speedscope for a flame graph).',
     '',
   ]

@@ -23,7 +23,7 @@ const STANDARD_SECRET = Buffer.from('bench-secret-standard-webhooks!!').toString
 const SVIX_SECRET = `whsec_${Buffer.from('bench-secret-svix-webhooks-32b!!').toString('base64')}`
 const STRIPE_SECRET = 'whsec_bench_secret_0123456789abcdef'
 
-// secure-json-parse 4.x's own patterns (index.js), which the core's parseEvent runs over every
+// secure-json-parse 4.x's own patterns (index.js), which the core's parseEvent ran over every
 // body after JSON.parse: copied to time them alone.
 const SUSPECT_PROTO =
   /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/
