@@ -75,7 +75,7 @@ export async function handleWebhook(
     if (request.method !== 'POST') {
       throw new WebhookError(
         'METHOD_NOT_ALLOWED',
-        `Use POST to deliver webhooks, not ${String(request.method)}.`,
+        `Use POST to deliver webhooks, not ${methodName(request.method)}.`,
       )
     }
 
@@ -198,13 +198,18 @@ function rejectionInfo(
   const info: RejectionInfo = {
     status: error.status,
     code: error.code,
-    method: String(request.method),
+    method: methodName(request.method),
   }
   if (event !== undefined) {
     info.eventId = event.id
     info.eventType = event.type
   }
   return info
+}
+
+/** The method as text for messages; a JavaScript caller may pass anything, even a bad object. */
+function methodName(method: unknown): string {
+  return typeof method === 'string' ? method : typeof method
 }
 
 function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {

@@ -736,3 +736,17 @@ describe('a header present under two casings (a hand-built map) counts as sent t
     }
   })
 })
+
+describe('a JavaScript caller passing junk as the method', () => {
+  it('gets a 405, even for an object that cannot be turned into a string', async () => {
+    for (const method of [{ toString: '' }, Object.create(null), Symbol('x'), 42]) {
+      const response = await webhooks().handle({
+        method: method,
+        headers: {},
+        body: BODY,
+      })
+      expect(response.status).toBe(405)
+      expect(errorOf(response).code).toBe('METHOD_NOT_ALLOWED')
+    }
+  })
+})
