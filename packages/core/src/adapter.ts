@@ -8,8 +8,13 @@ import type {
 } from './types.js'
 import { Webhooks } from './webhooks.js'
 
-/** What a framework adapter accepts: the webhook secret(s), options, or an existing instance. */
-export type WebhooksInput = WebhookSecret | readonly WebhookSecret[] | WebhooksOptions | Webhooks
+/**
+ * What a framework adapter accepts: the webhook secret(s), options, or an existing instance.
+ * `undefined` type-checks so `ecampusWebhooks(process.env.ECAMPUS_WEBHOOK_SECRET)` reads as in the
+ * docs; at startup it throws a TypeError that says to set the variable.
+ */
+export type WebhooksInput =
+  WebhookSecret | readonly WebhookSecret[] | WebhooksOptions | Webhooks | undefined
 
 /**
  * The routing methods an adapter's middleware carries. Each delegates to the core instance and
