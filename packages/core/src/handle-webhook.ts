@@ -3,7 +3,7 @@ import { WebhookError, isWebhookError } from './errors.js'
 import { parseEvent } from './parse-event.js'
 import type { DeliveryResult } from './pipeline.js'
 import { discardBody, isConsumed, readBody, tooLarge } from './raw-body.js'
-import { SIGNATURE_HEADER, decodeSignature, isBlank } from './signature.js'
+import { SIGNATURE_HEADER, signatureFromHeader, signatureMismatch } from './signature.js'
 import type {
   AnyWebhookEvent,
   Framework,
@@ -97,17 +97,7 @@ export async function handleWebhook(
           : given.byteLength
     if (size > context.maxBodySize) throw tooLarge(context.maxBodySize)
 
-    const signatureValue = found.signature
-    if (isBlank(signatureValue)) {
-      throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
-    }
-    const signature = decodeSignature(signatureValue)
-    if (signature === undefined) {
-      throw new WebhookError(
-        'SIGNATURE_INVALID',
-        'The x-eCampus-signature header must be one value of 64 hex digits.',
-      )
-    }
+    const signature = signatureFromHeader(found.signature)
 
     let raw: Uint8Array | string
     if (given !== undefined) {
@@ -134,12 +124,7 @@ export async function handleWebhook(
       state = 'none'
     }
 
-    if (!context.verify(raw, signature)) {
-      throw new WebhookError(
-        'SIGNATURE_INVALID',
-        'The x-eCampus-signature header does not match the body under any configured secret.',
-      )
-    }
+    if (!context.verify(raw, signature)) throw signatureMismatch()
     event = parseEvent(raw)
     const result = await context.deliver(event, context.background)
     if (result === 'handled') return OK

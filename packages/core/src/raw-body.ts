@@ -205,7 +205,7 @@ export function tooLarge(limit: number): WebhookError {
  * `limit` more bytes or `timeout` ms the stream is destroyed, which closes the connection.
  */
 export function discardBody(stream: BodyStream, options: ReadRawBodyOptions): void {
-  if (typeof stream?.on !== 'function') return
+  if (!isReadable(stream)) return
   let discarded = 0
   const timer = options.timeout > 0 ? setTimeout(stop, options.timeout) : undefined
   timer?.unref()

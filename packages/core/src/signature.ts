@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { WebhookError } from './errors.js'
 import type { WebhookSecret } from './types.js'
 
 const SIGNATURE_BYTES = 32
@@ -96,6 +97,33 @@ export function verifySignature(
 }
 
 /** True when a header value is absent, empty or only whitespace. */
-export function isBlank(value: unknown): boolean {
+function isBlank(value: unknown): boolean {
   return value == null || (typeof value === 'string' && value.trim() === '')
+}
+
+/**
+ * The signature header's 32 bytes, or the WebhookError that answers it: `SIGNATURE_MISSING` when
+ * absent or blank, `SIGNATURE_INVALID` when not one value of 64 hex digits. One place for both
+ * `handle()` and `verifyAndReceive()`.
+ */
+export function signatureFromHeader(value: unknown): Buffer {
+  if (isBlank(value)) {
+    throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
+  }
+  const bytes = decodeSignature(value)
+  if (bytes === undefined) {
+    throw new WebhookError(
+      'SIGNATURE_INVALID',
+      'The x-eCampus-signature header must be one value of 64 hex digits.',
+    )
+  }
+  return bytes
+}
+
+/** The error for a well-formed signature that matches none of the secrets. */
+export function signatureMismatch(): WebhookError {
+  return new WebhookError(
+    'SIGNATURE_INVALID',
+    'The x-eCampus-signature header does not match the body under any configured secret.',
+  )
 }

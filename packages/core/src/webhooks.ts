@@ -1,11 +1,16 @@
 import { ByteBudget } from './byte-budget.js'
-import { WebhookError } from './errors.js'
 import { handleWebhook, type WebhookContext } from './handle-webhook.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import { parseEvent } from './parse-event.js'
 import { HANDLED, Pipeline } from './pipeline.js'
 import { Router, type ErrorHandler, type RejectionHandler } from './router.js'
-import { decodeSignature, isBlank, matchesAnySecret, normalizeSecrets } from './signature.js'
+import {
+  decodeSignature,
+  matchesAnySecret,
+  normalizeSecrets,
+  signatureFromHeader,
+  signatureMismatch,
+} from './signature.js'
 import type {
   AnyEventHandler,
   AnyWebhookEvent,
@@ -174,14 +179,10 @@ export class Webhooks {
   verifyAndReceive(input: { rawBody: Uint8Array | string; signature: unknown }): Promise<void> {
     // Not an async function: the common outcome returns a shared settled promise, no extra hop.
     try {
-      const { rawBody, signature } = input
-      // The same test as handle(): whitespace only counts as missing.
-      if (isBlank(signature)) {
-        throw new WebhookError('SIGNATURE_MISSING', 'The x-eCampus-signature header is missing.')
-      }
-      if (!this.verify(rawBody, signature)) {
-        throw new WebhookError('SIGNATURE_INVALID', 'The signature does not match the body.')
-      }
+      const { rawBody } = input
+      // The same checks, errors and messages as handle().
+      const signature = signatureFromHeader(input.signature)
+      if (!matchesAnySecret(rawBody, signature, this.#secrets)) throw signatureMismatch()
       return settled(this.#pipeline.deliver(parseEvent(rawBody)))
     } catch (error) {
       // Only WebhookErrors are thrown above (parseEvent included).
