@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   BODY_ALREADY_PARSED: 500,
   INTERNAL_ERROR: 500,
   IDEMPOTENCY_UNAVAILABLE: 503,
+  QUEUE_UNAVAILABLE: 503,
   // A failure answered with a 2xx on purpose: eCampus retries every non-2xx, and a handler said
   // retrying cannot help. The body says `"ok":false` so nobody mistakes it for a success.
   EVENT_REJECTED: 200,
@@ -49,7 +50,7 @@ export class WebhookError extends Error {
   /** For `HANDLER_FAILED` and `EVENT_REJECTED`: what each failing handler threw. Empty otherwise. */
   readonly errors: readonly unknown[]
   /**
-   * For `EVENT_IN_PROGRESS` and `IDEMPOTENCY_UNAVAILABLE`: whole seconds (at least 1) to wait
+   * For `EVENT_IN_PROGRESS`, `IDEMPOTENCY_UNAVAILABLE` and `QUEUE_UNAVAILABLE`: whole seconds (at least 1) to wait
    * before a retry, sent as the `Retry-After` header.
    */
   readonly retryAfter: number | undefined

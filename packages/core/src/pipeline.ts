@@ -5,7 +5,7 @@ import type { AnyWebhookEvent, ErrorDecision } from './types.js'
 
 /**
  * How a delivery ended when the answer is a 2xx: handlers succeeded (or none matched), the id was
- * already handled, the handlers were started in the background, or an `EVENT_REJECTED` error (a
+ * already handled, the handlers were started in the background or the event was queued, or an `EVENT_REJECTED` error (a
  * permanent failure, answered 2xx). Outcomes the sender must retry are thrown as WebhookErrors.
  */
 export type DeliveryResult = 'handled' | 'duplicate' | 'accepted' | WebhookError
@@ -18,6 +18,8 @@ export interface PipelineOptions {
   lease: number
   /** 0: no timeout. */
   handlerTimeout: number
+  /** Queue mode: stores events instead of running handlers; `undefined` otherwise. */
+  enqueue: ((event: AnyWebhookEvent) => Promise<unknown>) | undefined
 }
 
 type Decision = 'retry' | 'background' | 'late'
@@ -31,7 +33,7 @@ function seconds(ms: unknown, fallback: number): number {
   return Math.max(1, Math.ceil(wait / 1000))
 }
 
-/** How long a store outage is likely to last, as far as a sender needs to know. */
+/** How long a store or queue outage is likely to last, as far as a sender needs to know. */
 const UNAVAILABLE_RETRY_AFTER = 5
 
 /**
@@ -47,6 +49,7 @@ export class Pipeline {
   readonly #ttl: number
   readonly #lease: number
   readonly #timeout: number
+  readonly #enqueue: ((event: AnyWebhookEvent) => Promise<unknown>) | undefined
   /** Every handler run not yet settled (with its claim), for `drain()`. */
   readonly #running = new Set<Promise<unknown>>()
 
@@ -56,6 +59,7 @@ export class Pipeline {
     this.#ttl = options.ttl
     this.#lease = options.lease
     this.#timeout = options.handlerTimeout
+    this.#enqueue = options.enqueue
   }
 
   /**
@@ -64,6 +68,7 @@ export class Pipeline {
    */
   deliver(event: AnyWebhookEvent, background = false): Promise<DeliveryResult> {
     try {
+      if (this.#enqueue !== undefined) return this.#handOff(this.#enqueue, event)
       return this.#store === undefined
         ? this.#run(event, undefined, background)
         : this.#claimAndRun(this.#store, event, background)
@@ -78,6 +83,27 @@ export class Pipeline {
   async drain(): Promise<void> {
     // allSettled reads the set now: runs started while draining are not waited for.
     await Promise.allSettled(this.#running)
+  }
+
+  /**
+   * Queue mode: `'accepted'` only once the queue says the event is stored; any failure to store
+   * it is a 503 so the sender retries (an acknowledged event must never be lost).
+   */
+  #handOff(
+    enqueue: (event: AnyWebhookEvent) => Promise<unknown>,
+    event: AnyWebhookEvent,
+  ): Promise<DeliveryResult> {
+    const stored = attempt(() => enqueue(event)).then(
+      () => 'accepted' as const,
+      (cause: unknown) => {
+        throw new WebhookError(
+          'QUEUE_UNAVAILABLE',
+          `The queue did not store event ${event.id}; retry later.`,
+          { cause, retryAfter: UNAVAILABLE_RETRY_AFTER },
+        )
+      },
+    )
+    return this.#track(stored)
   }
 
   async #claimAndRun(
@@ -261,8 +287,8 @@ function unavailable(what: string, event: AnyWebhookEvent, cause: unknown): Webh
   )
 }
 
-/** Calls a store method so that a synchronous throw becomes a rejection. */
-function attempt(call: () => Promise<void>): Promise<void> {
+/** Calls a store or queue function so that a synchronous throw becomes a rejection. */
+function attempt(call: () => Promise<unknown>): Promise<unknown> {
   try {
     return Promise.resolve(call())
   } catch (error) {

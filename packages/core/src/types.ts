@@ -186,6 +186,16 @@ export interface WebhooksOptions {
    * @default 16777216 (16 MiB)
    */
   maxBufferedBytes?: number
+  /**
+   * Queue mode: hand each verified event to durable storage instead of running handlers in the
+   * request. `handle()` answers 202 once the returned promise resolves (the event is stored), and
+   * 503 `QUEUE_UNAVAILABLE` with `Retry-After` when it rejects, so the sender retries. Handlers
+   * registered on this instance do not run; run them where the queue is consumed (e.g.
+   * `createWorker()` of `@ecampus-webhooks/bullmq`, which also builds this function). Cannot be
+   * combined with `idempotency` (deduplicate where the handlers run) or `respond: 'on-verify'`.
+   * @default undefined (handlers run in the request)
+   */
+  enqueue?: (event: AnyWebhookEvent) => Promise<unknown>
 }
 
 /** When `handle()` answers; see `WebhooksOptions.respond`. */

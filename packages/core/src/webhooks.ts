@@ -86,8 +86,10 @@ export class Webhooks {
         `${OWNER}: respond must be 'after-handlers' (answer once handlers succeeded) or 'on-verify' (answer 202 at once), got ${JSON.stringify(this.respond)}.`,
       )
     }
+    const enqueue = queueMode(options)
     this.#pipeline = new Pipeline(this.#router, {
       handlerTimeout: this.handlerTimeout,
+      enqueue,
       ...idempotency(options.idempotency, this.handlerTimeout),
     })
     const router = this.#router
@@ -133,8 +135,8 @@ export class Webhooks {
 
   /**
    * Registers a hook for every request `handle()` refused before running handlers (4xx,
-   * `BODY_ALREADY_PARSED`, `INTERNAL_ERROR`, `EVENT_IN_PROGRESS`, `IDEMPOTENCY_UNAVAILABLE`), to
-   * log or count them by code. `info` is `{ status, code, method, eventId?, eventType? }`; it never
+   * `BODY_ALREADY_PARSED`, `INTERNAL_ERROR`, `EVENT_IN_PROGRESS`, `IDEMPOTENCY_UNAVAILABLE`,
+   * `QUEUE_UNAVAILABLE`), to log or count them by code. `info` is `{ status, code, method, eventId?, eventType? }`; it never
    * holds the secret, a signature or the body. Throws and rejections of the hook are ignored.
    */
   onRejected(handler: RejectionHandler): this {
@@ -199,7 +201,7 @@ export class Webhooks {
   /**
    * Resolves when every handler run started so far has settled and its idempotency claim is
    * recorded: the ones requests are waiting for, the ones `respond: 'on-verify'` runs in the
-   * background, and timed-out ones still running. Call it on shutdown after the server stopped
+   * background, and timed-out ones still running (in queue mode: every `enqueue` call). Call it on shutdown after the server stopped
    * accepting requests. Never rejects.
    *
    * @example
@@ -219,6 +221,28 @@ export class Webhooks {
 /** Same as `new Webhooks(options)`. */
 export function createWebhooks(options: WebhooksOptions): Webhooks {
   return new Webhooks(options)
+}
+
+/** The `enqueue` option, checked against the options it cannot be combined with. */
+function queueMode(options: WebhooksOptions): WebhooksOptions['enqueue'] {
+  const { enqueue } = options
+  if (enqueue === undefined) return undefined
+  if (typeof enqueue !== 'function') {
+    throw new TypeError(
+      `${OWNER}: enqueue must be a function that stores an event and returns a promise, got ${typeof enqueue}.`,
+    )
+  }
+  if (options.idempotency !== undefined && options.idempotency !== false) {
+    throw new TypeError(
+      `${OWNER}: enqueue cannot be combined with idempotency: deduplicate where the handlers run (give the worker's Webhooks the idempotency store).`,
+    )
+  }
+  if (options.respond === 'on-verify') {
+    throw new TypeError(
+      `${OWNER}: enqueue cannot be combined with respond: 'on-verify': queue mode answers 202 once the event is stored.`,
+    )
+  }
+  return enqueue
 }
 
 function idempotency(
