@@ -32,6 +32,7 @@ export type {
   HeaderMap,
   IdempotencyOptions,
   Message,
+  ReceiveOptions,
   RejectionInfo,
   ResourceName,
   RespondMode,

@@ -22,7 +22,7 @@ export interface PipelineOptions {
   enqueue: ((event: AnyWebhookEvent) => Promise<unknown>) | undefined
 }
 
-type Decision = 'retry' | 'background' | 'late'
+type Decision = 'retry' | 'background' | 'late' | 'failed'
 
 export const HANDLED = Promise.resolve<DeliveryResult>('handled')
 const ACCEPTED = Promise.resolve<DeliveryResult>('accepted')
@@ -64,14 +64,20 @@ export class Pipeline {
 
   /**
    * Delivers a verified event. With `background`, resolves `'accepted'` once the id is claimed
-   * and lets the handlers run on; their failures only reach `onError`.
+   * and lets the handlers run on; their failures only reach `onError`. With `lastAttempt`, a
+   * failure is reported as `'failed'`: nothing will retry it.
    */
-  deliver(event: AnyWebhookEvent, background = false): Promise<DeliveryResult> {
+  deliver(
+    event: AnyWebhookEvent,
+    background = false,
+    lastAttempt = false,
+  ): Promise<DeliveryResult> {
     try {
       if (this.#enqueue !== undefined) return this.#handOff(this.#enqueue, event)
+      const decision = background ? 'background' : lastAttempt ? 'failed' : 'retry'
       return this.#store === undefined
-        ? this.#run(event, undefined, background)
-        : this.#claimAndRun(this.#store, event, background)
+        ? this.#run(event, undefined, decision)
+        : this.#claimAndRun(this.#store, event, decision)
     } catch (error) {
       // receive() takes events from app code: a malformed one rejects, it does not throw.
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
@@ -109,7 +115,7 @@ export class Pipeline {
   async #claimAndRun(
     store: IdempotencyStore,
     event: AnyWebhookEvent,
-    background: boolean,
+    decision: Decision,
   ): Promise<DeliveryResult> {
     let claim: ClaimResult
     try {
@@ -119,7 +125,7 @@ export class Pipeline {
     }
     switch (claim?.status) {
       case 'claimed':
-        return this.#run(event, claim.token, background)
+        return this.#run(event, claim.token, decision)
       case 'done':
         return 'duplicate'
       case 'in-progress':
@@ -137,8 +143,9 @@ export class Pipeline {
   #run(
     event: AnyWebhookEvent,
     token: string | undefined,
-    background: boolean,
+    decision: Decision,
   ): Promise<DeliveryResult> {
+    const background = decision === 'background'
     const settled = this.#router.settle(event)
     // Nothing to record, and nothing ran or every handler returned synchronously without failing:
     // the common case answers without an async hop.
@@ -146,7 +153,6 @@ export class Pipeline {
       return background ? ACCEPTED : HANDLED
     }
     const work = settled instanceof Promise ? settled : Promise.resolve(settled ?? NO_FAILURES)
-    const decision = background ? 'background' : 'retry'
     const outcome =
       this.#timeout === 0
         ? this.#settle(event, token, work, decision)
@@ -276,7 +282,7 @@ export class Pipeline {
 
 /** A 2xx answer goes with `'acknowledged'`; an answer already sent keeps its own decision. */
 function acknowledged(decision: Decision): ErrorDecision {
-  return decision === 'retry' ? 'acknowledged' : decision
+  return decision === 'retry' || decision === 'failed' ? 'acknowledged' : decision
 }
 
 function unavailable(what: string, event: AnyWebhookEvent, cause: unknown): WebhookError {

@@ -227,9 +227,21 @@ export interface IdempotencyOptions {
  * - `'retry'`: answered 5xx, so the sender retries;
  * - `'acknowledged'`: answered 2xx (a permanent failure, or the store failed to record a success);
  * - `'background'`: `respond: 'on-verify'`, already answered 202;
- * - `'late'`: the handlers had timed out and settled afterwards.
+ * - `'late'`: the handlers had timed out and settled afterwards;
+ * - `'failed'`: the last attempt failed and nothing will retry it (`receive(event, { lastAttempt:
+ *   true })`; in queue mode the job stays in the queue's failed set).
  */
-export type ErrorDecision = 'retry' | 'acknowledged' | 'background' | 'late'
+export type ErrorDecision = 'retry' | 'acknowledged' | 'background' | 'late' | 'failed'
+
+/** Options of `webhooks.receive()`. */
+export interface ReceiveOptions {
+  /**
+   * This is the last attempt at this event (a queue worker's final try): a failure is reported to
+   * `onError` with decision `'failed'` instead of `'retry'`.
+   * @default false
+   */
+  lastAttempt?: boolean
+}
 
 /** The third argument of an `onError` handler. */
 export interface ErrorInfo {

@@ -16,6 +16,7 @@ import type {
   AnyWebhookEvent,
   EventHandler,
   EventName,
+  ReceiveOptions,
   RespondMode,
   WebhookRequest,
   WebhookResponse,
@@ -167,10 +168,11 @@ export class Webhooks {
    * `handle()` (`respond` does not apply: it waits for the handlers). Resolves when the handlers
    * succeeded, the id was already handled, or a handler failed permanently; rejects with a
    * `WebhookError`: `HANDLER_FAILED`, `HANDLER_TIMEOUT`, `EVENT_IN_PROGRESS` or
-   * `IDEMPOTENCY_UNAVAILABLE`.
+   * `IDEMPOTENCY_UNAVAILABLE`. A queue worker passes `{ lastAttempt: true }` on its final try so
+   * `onError` hears `'failed'`. In queue mode (`enqueue`) it stores the event instead.
    */
-  receive(event: AnyWebhookEvent): Promise<void> {
-    return settled(this.#pipeline.deliver(event))
+  receive(event: AnyWebhookEvent, options?: ReceiveOptions): Promise<void> {
+    return settled(this.#pipeline.deliver(event, false, options?.lastAttempt === true))
   }
 
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type {
   AnyWebhookEvent,
+  ErrorInfo,
   RejectionInfo,
   WebhookRequest,
   WebhooksOptions,
@@ -145,5 +146,21 @@ describe('queue mode (enqueue)', () => {
       () => new Webhooks({ secret: SECRET, enqueue: 'redis' as unknown as () => Promise<void> }),
     ).toThrow(/enqueue must be a function/)
     expect(() => queued(enqueue, { idempotency: false })).not.toThrow()
+  })
+
+  it("receive(event, { lastAttempt: true }) reports a failure as 'failed', otherwise 'retry'", async () => {
+    const webhooks = new Webhooks({ secret: SECRET })
+    const decisions: ErrorInfo['decision'][] = []
+    webhooks.onError((_error, _event, info) => decisions.push(info.decision))
+    webhooks.onAny(() => {
+      throw new Error('database down')
+    })
+    const codes: unknown[] = []
+    for (const options of [undefined, { lastAttempt: false }, { lastAttempt: true }]) {
+      const error: unknown = await webhooks.receive(EVENT, options).catch((e: unknown) => e)
+      codes.push(isWebhookError(error) && error.code)
+    }
+    expect(codes).toEqual(['HANDLER_FAILED', 'HANDLER_FAILED', 'HANDLER_FAILED'])
+    expect(decisions).toEqual(['retry', 'retry', 'failed'])
   })
 })

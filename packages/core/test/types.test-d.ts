@@ -156,7 +156,7 @@ describe('the rest of the surface', () => {
       expectTypeOf(info.eventId).toEqualTypeOf<string>()
       expectTypeOf(info.decision).toEqualTypeOf<ErrorDecision>()
       expectTypeOf<ErrorDecision>().toEqualTypeOf<
-        'retry' | 'acknowledged' | 'background' | 'late'
+        'retry' | 'acknowledged' | 'background' | 'late' | 'failed'
       >()
     })
   })
