@@ -33,6 +33,8 @@ export interface HttpRow {
   rps: number
   p50: number
   p99: number
+  /** Server CPU time (user + system) per answered request, microseconds; median over rounds. */
+  cpuPerRequest: number
   perRoundRps: number[]
   /** Requests answered with another status than expected, and socket errors, over all rounds. */
   unexpected: number
@@ -64,6 +66,8 @@ export interface HttpRatio {
   oursToHandWritten: number
   /** (c) p99 / (b) p99. */
   p99ToHandWritten: number
+  /** (c) / (b) server CPU time per request. */
+  cpuToHandWritten: number
   /** (c) req/s / octokit on node:http req/s. */
   oursToOctokit: number
 }
@@ -112,6 +116,22 @@ async function stopServer(server: Server): Promise<void> {
   await exited
 }
 
+async function ask(
+  server: Server,
+  message: ParentMessage,
+  reply: ServerMessage['type'],
+): Promise<ServerMessage> {
+  const answer = nextMessage(server.child, reply)
+  server.child.send(message)
+  return answer
+}
+
+async function serverCpu(server: Server): Promise<number> {
+  const cpu = await ask(server, { type: 'cpu' }, 'cpu')
+  if (cpu.type !== 'cpu') throw new Error('unreachable')
+  return cpu.micros
+}
+
 async function serverStats(server: Server): Promise<Extract<ServerMessage, { type: 'stats' }>> {
   const reply = nextMessage(server.child, 'stats')
   server.child.send({ type: 'stats' } satisfies ParentMessage)
@@ -124,18 +144,33 @@ interface Measured {
   rps: number
   p50: number
   p99: number
+  cpuPerRequest: number
   unexpected: number
   errors: number
   requests: number
 }
 
-function load(
+/** One run of `seconds` of load, with the server's CPU time per request over the run. */
+async function load(
   server: Server,
   headers: Record<string, string>,
   body: Buffer,
   options: HttpOptions,
   seconds: number,
 ): Promise<Measured> {
+  const before = await serverCpu(server)
+  const measured = await generate(server, headers, body, options, seconds)
+  const after = await serverCpu(server)
+  return { ...measured, cpuPerRequest: (after - before) / Math.max(1, measured.requests) }
+}
+
+function generate(
+  server: Server,
+  headers: Record<string, string>,
+  body: Buffer,
+  options: HttpOptions,
+  seconds: number,
+): Promise<Omit<Measured, 'cpuPerRequest'>> {
   return new Promise((resolve, reject) => {
     // Latencies are kept exactly (float milliseconds from autocannon's own hrtime per
     // response): its histogram rounds to whole milliseconds, too coarse for a 10% p99 target.
@@ -215,7 +250,8 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult> {
           measured.get(server.target.id)!.push(result)
           log(
             `  http ${size.label} round ${round + 1}/${options.rounds} ${server.target.id}: ` +
-              `${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms`,
+              `${Math.round(result.rps)} req/s, p99 ${result.p99.toFixed(2)} ms, ` +
+              `server CPU ${result.cpuPerRequest.toFixed(1)} us/req`,
           )
         }
       }
@@ -230,6 +266,7 @@ export async function runHttp(options: HttpOptions): Promise<HttpResult> {
           rps: median(runs.map((run) => run.rps)),
           p50: median(runs.map((run) => run.p50)),
           p99: median(runs.map((run) => run.p99)),
+          cpuPerRequest: median(runs.map((run) => run.cpuPerRequest)),
           perRoundRps: runs.map((run) => run.rps),
           unexpected: sum(runs.map((run) => run.unexpected)),
           errors: sum(runs.map((run) => run.errors)),
@@ -291,10 +328,51 @@ function ratiosFor(size: SizeLabel, measured: Map<string, Measured[]>): HttpRati
       oursToFloor: perRound(floor, (run) => run.rps),
       oursToHandWritten: perRound(hand, (run) => run.rps),
       p99ToHandWritten: perRound(hand, (run) => run.p99),
+      cpuToHandWritten: perRound(hand, (run) => run.cpuPerRequest),
       oursToOctokit: perRound(octokit, (run) => run.rps),
     })
   }
   return ratios
+}
+
+/** What `profileHttp` measured: the server's CPU per request while it ran under the profiler. */
+export interface ProfiledLoad {
+  requests: number
+  cpuPerRequest: number
+}
+
+/**
+ * Starts one target, warms it up, and profiles it (V8's CPU profiler, started and stopped inside
+ * the server) for `seconds` of load at `bytes`; the profile is written to `file`.
+ */
+export async function profileUnderLoad(
+  id: string,
+  bytes: number,
+  seconds: number,
+  file: string,
+  connections = 32,
+): Promise<ProfiledLoad> {
+  const target = HTTP_TARGETS.find((candidate) => candidate.id === id)
+  if (target === undefined) throw new Error(`Unknown HTTP target ${JSON.stringify(id)}`)
+  const body = buildBody(bytes)
+  const headers = withoutLength(
+    target.variant === 'octokit' ? await octokitHeaders(body) : ecampusHeaders(body),
+  )
+  const server = await startServer(target)
+  try {
+    await check(server, headers, body)
+    const options = { sizes: [], rounds: 1, duration: seconds, warmup: 0, connections }
+    await load(server, headers, body, options, 1)
+    await ask(server, { type: 'profile-start' }, 'profiled')
+    const result = await load(server, headers, body, options, seconds)
+    await ask(server, { type: 'profile-stop', file }, 'profiled')
+    if (result.unexpected + result.errors > 0) {
+      throw new Error(`${id} gave ${result.unexpected + result.errors} bad answers under load.`)
+    }
+    return { requests: result.requests, cpuPerRequest: result.cpuPerRequest }
+  } finally {
+    await stopServer(server)
+  }
 }
 
 function withoutLength(headers: Record<string, string>): Record<string, string> {

@@ -4,6 +4,8 @@ import type { InProcessResult, RowResult } from './in-process.js'
 import type { MachineInfo } from './machine.js'
 import type { MemoryResult } from './memory.js'
 import type { ProfileResult } from './profile.js'
+import { OWNERS } from './http-profile.js'
+import type { HttpProfileResult, Owner } from './http-profile.js'
 import { formatMiB, formatNumber, formatRatio } from './stats.js'
 
 /** Everything one `pnpm bench` run measured. */
@@ -20,6 +22,7 @@ export interface BenchResults {
   http?: HttpResult
   memory?: MemoryResult
   profiles?: ProfileResult[]
+  httpProfiles?: HttpProfileResult[]
 }
 
 /** One target of the issue, evaluated. */
@@ -192,6 +195,9 @@ function httpSection(result: HttpResult): string {
       'histogram buckets). Routes: (a) floor = read the body, answer 204; (b) hand-written = read, ' +
       'HMAC, timingSafeEqual, JSON.parse, switch, answer 200; (c) ours = the adapter ' +
       '(node:http: `webhooks.handle()` directly); octokit = `createNodeMiddleware` on node:http. ' +
+      'Server CPU µs/req is the CPU time (user + system) the server process used during a run ' +
+      'divided by the responses it gave: unlike req/s it hardly moves when the load generator or ' +
+      'other work competes for the cores, so it is the steadier figure on a shared machine. ' +
       'Peak RSS is sampled inside each server every 10 ms over all its runs (the idle figure ' +
       'includes the TypeScript loader the children start with).',
     '',
@@ -201,13 +207,23 @@ function httpSection(result: HttpResult): string {
     parts.push(`### ${size}`, '')
     parts.push(
       table(
-        ['Framework', 'Route', 'req/s', 'p50 ms', 'p99 ms', 'peak RSS (idle)', 'bad answers'],
+        [
+          'Framework',
+          'Route',
+          'req/s',
+          'p50 ms',
+          'p99 ms',
+          'server CPU µs/req',
+          'peak RSS (idle)',
+          'bad answers',
+        ],
         rows.map((row: HttpRow) => [
           row.framework,
           row.variant === 'ours' ? '**(c) ours**' : variantLabel(row.variant),
           formatNumber(row.rps),
           row.p50.toFixed(2),
           row.p99.toFixed(2),
+          row.cpuPerRequest.toFixed(1),
           `${formatMiB(row.peakRss)} (${formatMiB(row.baselineRss)})`,
           `${row.unexpected + row.errors} of ${row.requests}`,
         ]),
@@ -217,12 +233,20 @@ function httpSection(result: HttpResult): string {
     const ratios = result.ratios.filter((ratio) => ratio.size === size)
     parts.push(
       table(
-        ['Framework', '(c)/(a) req/s', '(c)/(b) req/s', 'p99 (c)/(b)', '(c)/octokit req/s'],
+        [
+          'Framework',
+          '(c)/(a) req/s',
+          '(c)/(b) req/s',
+          'p99 (c)/(b)',
+          'CPU/req (c)/(b)',
+          '(c)/octokit req/s',
+        ],
         ratios.map((ratio) => [
           ratio.framework,
           formatRatio(ratio.oursToFloor),
           formatRatio(ratio.oursToHandWritten),
           formatRatio(ratio.p99ToHandWritten),
+          formatRatio(ratio.cpuToHandWritten),
           formatRatio(ratio.oursToOctokit),
         ]),
       ),
@@ -280,6 +304,47 @@ function memorySection(result: MemoryResult): string {
       'are the cost of JSON.parse itself.',
     '',
   ].join('\n')
+}
+
+function httpProfileSection(profiles: HttpProfileResult[]): string {
+  const parts = [
+    '## Where the HTTP time goes (CPU profile of the server)',
+    '',
+    'Each server, warmed up, under 4 s of load at 1 KiB with the V8 CPU profiler running only during ' +
+      'that load: its non-idle samples grouped by ' +
+      'who owns the sampled function, as shares and as server CPU µs per request (the share times ' +
+      'the CPU per request measured in the same run, which the profiler inflates: compare rows, ' +
+      'not with the tables above). JSON.parse and other builtins count in the function that calls ' +
+      'them; "native" is mostly the socket writes (writev). Files: ' +
+      '`packages/bench/results/profiles/http-*.cpuprofile`.',
+    '',
+  ]
+  for (const framework of [...new Set(profiles.map((p) => p.id.split('/')[0]!))]) {
+    const hand = profiles.find((p) => p.id === `${framework}/hand-written`)
+    const ours = profiles.find((p) => p.id === `${framework}/ours`)
+    if (hand === undefined || ours === undefined) continue
+    const micros = (p: HttpProfileResult, owner: Owner): number => p.shares[owner] * p.cpuPerRequest
+    parts.push(
+      `### ${framework}: hand-written ${hand.cpuPerRequest.toFixed(1)} µs/req, ours ${ours.cpuPerRequest.toFixed(1)} µs/req under the profiler`,
+      '',
+      table(
+        ['owner', 'hand-written', 'ours', 'ours - hand-written'],
+        OWNERS.map((owner) => [
+          owner,
+          `${(hand.shares[owner] * 100).toFixed(1)}% (${micros(hand, owner).toFixed(1)} µs)`,
+          `${(ours.shares[owner] * 100).toFixed(1)}% (${micros(ours, owner).toFixed(1)} µs)`,
+          `${(micros(ours, owner) - micros(hand, owner)).toFixed(1)} µs`,
+        ]),
+      ),
+      '',
+      `Heaviest functions of ours (self time): ${ours.top
+        .slice(0, 8)
+        .map(([frame, share]) => `\`${frame.replace(/\|/g, '\\|')}\` ${(share * 100).toFixed(1)}%`)
+        .join(', ')}.`,
+      '',
+    )
+  }
+  return parts.join('\n')
 }
 
 function profileSection(profiles: ProfileResult[]): string {
@@ -382,6 +447,9 @@ export function renderReport(results: BenchResults): string {
   if (results.memory !== undefined) parts.push(memorySection(results.memory))
   if (results.profiles !== undefined && results.profiles.length > 0) {
     parts.push(profileSection(results.profiles))
+  }
+  if (results.httpProfiles !== undefined && results.httpProfiles.length > 0) {
+    parts.push(httpProfileSection(results.httpProfiles))
   }
   return `${parts.join('\n').trimEnd()}\n`
 }

@@ -1,5 +1,6 @@
 /**
- * `pnpm bench [--quick] [--only in-process,http,memory,profile] [--out FILE] [--note TEXT]`:
+ * `pnpm bench [--quick] [--only in-process,http,memory,profile] [--targets node:http,Express]
+ * [--out FILE] [--note TEXT]`:
  * runs the suite, prints the report, and writes it (the full run to BENCHMARKS.md at the
  * repository root, --quick to packages/bench/results/BENCHMARKS.quick.md) with the raw figures
  * as JSON next to it in packages/bench/results/.
@@ -14,6 +15,8 @@ import { loadAverage, machineInfo } from './machine.js'
 import { runMemory } from './memory.js'
 import { SIZES } from './payload.js'
 import { profile } from './profile.js'
+import { profileHttp } from './http-profile.js'
+import { FRAMEWORKS } from './http-targets.js'
 import { renderReport } from './report.js'
 import type { BenchResults } from './report.js'
 
@@ -26,8 +29,11 @@ const { values } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string' },
     note: { type: 'string' },
+    // HTTP targets whose id ('Express 5/ours', 'node:http/floor', ...) contains one of these.
+    targets: { type: 'string' },
   },
 })
+const targetFilter = values.targets?.split(',')
 const quick = values.quick
 const only = new Set(
   (values.only?.split(',') ?? SECTIONS).map((name) => {
@@ -77,7 +83,13 @@ if (only.has('in-process')) {
 }
 if (only.has('http')) {
   log('HTTP servers...')
-  results.http = await runHttp({ ...config.http, log })
+  results.http = await runHttp({
+    ...config.http,
+    log,
+    ...(targetFilter === undefined
+      ? {}
+      : { only: (id: string) => targetFilter.some((part) => id.includes(part)) }),
+  })
 }
 if (only.has('memory')) {
   log('Memory...')
@@ -93,6 +105,13 @@ if (only.has('profile') && !quick) {
     ['hand-written', 1024 * 1024],
   ] as const) {
     results.profiles.push(await profile(path, bytes, 3))
+  }
+  log('CPU profiles of the HTTP servers...')
+  results.httpProfiles = []
+  for (const framework of FRAMEWORKS) {
+    for (const variant of ['hand-written', 'ours'] as const) {
+      results.httpProfiles.push(await profileHttp(`${framework}/${variant}`, 1024, 4))
+    }
   }
 }
 
