@@ -1,12 +1,17 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Readable } from 'node:stream'
 import { Webhooks } from '@ecampus-webhooks/core'
-import type { WebhooksOptions } from '@ecampus-webhooks/core'
+import type { WebhooksBase, WebhooksOptions } from '@ecampus-webhooks/core'
+import { Webhooks as WebWebhooks, toFetchHandler } from '@ecampus-webhooks/core/web'
 import type express from 'express'
 import type Koa from 'koa'
 
 /** What a target is started with: a core instance (handlers observable) or adapter options. */
-export type TargetConfig = Webhooks | WebhooksOptions
+export type TargetConfig = WebhooksBase | WebhooksOptions
+
+/** A `Webhooks` class: the Node entry's, or the web entry's (Web Crypto). */
+export type WebhooksClass = new (options: WebhooksOptions) => WebhooksBase
 
 /** A target's server, listening on 127.0.0.1. */
 export interface RunningTarget {
@@ -15,7 +20,7 @@ export interface RunningTarget {
   /** The underlying Node server, to watch its connections. */
   server: http.Server
   /** The core instance the adapter exposes (`middleware.webhooks`, `app.ecampusWebhooks`). */
-  webhooks: Webhooks
+  webhooks: WebhooksBase
   /** Stops listening and drops every open connection. */
   close(): Promise<void>
 }
@@ -28,6 +33,12 @@ export interface RunningTarget {
 export interface Target {
   /** The name used in test titles, to run one target with `-t`. */
   name: string
+  /**
+   * The class the table builds its instances with: the web entry's for a target that must pass
+   * with Web Crypto.
+   * @default Webhooks from '@ecampus-webhooks/core'
+   */
+  Webhooks?: WebhooksClass
   start(config: TargetConfig): Promise<RunningTarget>
 }
 
@@ -75,17 +86,32 @@ export const targets: readonly Target[] = [
     name: 'Fastify 5',
     start: startFastify,
   },
+  {
+    // The web entry end to end: Web Crypto, Request/Response, the body as a ReadableStream.
+    name: 'fetch handler on node:http (web entry)',
+    Webhooks: WebWebhooks,
+    start: (config) => startFetchOnNode(isInstance(config) ? config : new WebWebhooks(config)),
+  },
+  {
+    // A Node-entry instance (node:crypto) in a fetch handler: toFetchHandler takes either.
+    name: 'Hono 4 (fetch handler, Node-entry instance)',
+    start: startHono,
+  },
 ]
 
-function isInstance(config: TargetConfig): config is Webhooks {
-  return config instanceof Webhooks
+function isInstance(config: TargetConfig): config is WebhooksBase {
+  return typeof (config as Partial<WebhooksBase>).handleFetch === 'function'
+}
+
+function toInstance(config: TargetConfig): Webhooks {
+  return isInstance(config) ? (config as Webhooks) : new Webhooks(config)
 }
 
 /**
  * The core on bare node:http, as its README shows: the baseline every adapter must match.
  */
 async function startNodeReference(config: TargetConfig): Promise<RunningTarget> {
-  const webhooks = isInstance(config) ? config : new Webhooks(config)
+  const webhooks = toInstance(config)
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/'
     if (webhooks.matchesPath(url)) {
@@ -118,7 +144,7 @@ async function startExpress(
     '@ecampus-webhooks/express',
   )
   const app = createApp()
-  const middleware = ecampusWebhooks(config)
+  const middleware = ecampusWebhooks(toInstance(config))
   app.use(middleware)
   // The app's own JSON parser, mounted after the receiver as the README says: it must still see
   // the bodies of the app's other routes.
@@ -138,7 +164,7 @@ async function startKoa(KoaApp: typeof Koa, config: TargetConfig): Promise<Runni
   // The suite asserts on responses; Koa's default error logger would only print the failures it
   // provokes on purpose (handler errors the adapter reports, client aborts) to stderr.
   app.silent = true
-  const middleware = ecampusWebhooks(config)
+  const middleware = ecampusWebhooks(toInstance(config))
   app.use(middleware)
   const router = new Router()
   router.all(OTHER_PATH, async (ctx) => {
@@ -157,7 +183,10 @@ async function startFastify(config: TargetConfig): Promise<RunningTarget> {
     loadAdapter(import('@ecampus-webhooks/fastify'), '@ecampus-webhooks/fastify'),
   ])
   const app = Fastify()
-  await app.register(ecampusWebhooks, isInstance(config) ? { webhooks: config } : config)
+  await app.register(
+    ecampusWebhooks,
+    isInstance(config) ? { webhooks: config as Webhooks } : config,
+  )
   // The app's own routes keep Fastify's JSON parser.
   app.route({
     method: ['GET', 'POST'],
@@ -177,6 +206,96 @@ async function startFastify(config: TargetConfig): Promise<RunningTarget> {
   }
 }
 
+/**
+ * `toFetchHandler()` behind a plain node:http server that converts to and from Request/Response
+ * as a real fetch host does (@hono/node-server, Deno, Bun): the body goes in as a ReadableStream
+ * that errors when the client goes away mid-body (`Readable.toWeb`), `request.signal` aborts when
+ * the connection closes before the response is finished, and a Response for a client that is gone
+ * is not written.
+ */
+function startFetchOnNode(webhooks: WebhooksBase): Promise<RunningTarget> {
+  const handler = toFetchHandler(webhooks)
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/'
+    if (webhooks.matchesPath(url)) {
+      void handler(toRequest(req, res)).then(async (response) => {
+        const body = Buffer.from(await response.arrayBuffer())
+        if (res.destroyed) return
+        res.writeHead(response.status, Object.fromEntries(response.headers))
+        res.end(body)
+      })
+      return
+    }
+    if (new URL(url, 'http://x').pathname === OTHER_PATH) {
+      void readJson(req).then((body) => {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify(otherRouteReply(req.method ?? 'GET', body)))
+      })
+      return
+    }
+    res.writeHead(404).end()
+  })
+  return listen(server, webhooks)
+}
+
+/**
+ * A Web Request for a Node request: every header line as sent, the body as a stream, and a signal
+ * that aborts, as @hono/node-server's does, when the connection closes before the whole response
+ * was written (the client went away).
+ */
+function toRequest(req: http.IncomingMessage, res: http.ServerResponse): Request {
+  const headers = new Headers()
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+  }
+  const method = req.method ?? 'GET'
+  const bodyless = method === 'GET' || method === 'HEAD'
+  const controller = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('Client connection prematurely closed.'))
+  })
+  return new Request(new URL(req.url ?? '/', 'http://127.0.0.1'), {
+    method,
+    headers,
+    // Errors with the request's 'aborted' error when the client leaves before the body's end.
+    body: bodyless ? null : (Readable.toWeb(req) as ReadableStream<Uint8Array>),
+    signal: controller.signal,
+    // Required by undici for a streamed request body.
+    duplex: 'half',
+  })
+}
+
+/** A real Hono app on @hono/node-server: the handler on the webhook route, its own /other route. */
+async function startHono(config: TargetConfig): Promise<RunningTarget> {
+  const [{ Hono }, { serve }] = await Promise.all([import('hono'), import('@hono/node-server')])
+  const webhooks = toInstance(config)
+  const handler = toFetchHandler(webhooks)
+  // strict: false so /webhooks/ is the webhook path too, as in the other frameworks.
+  const app = new Hono({ strict: false })
+  // all(): the handler answers other methods with 405 itself.
+  app.all(webhooks.path, (c) => handler(c.req.raw))
+  app.all(OTHER_PATH, async (c) => {
+    const text = await c.req.text()
+    return c.json(otherRouteReply(c.req.method, text === '' ? null : JSON.parse(text)))
+  })
+  const server = await new Promise<http.Server>((resolve) => {
+    const started = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () =>
+      resolve(started as http.Server),
+    )
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    webhooks,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
 /** Awaits an adapter import, turning "not built yet" into a message that says what to run. */
 async function loadAdapter<T>(loading: Promise<T>, name: string): Promise<T> {
   try {
@@ -188,7 +307,7 @@ async function loadAdapter<T>(loading: Promise<T>, name: string): Promise<T> {
   }
 }
 
-async function listen(server: http.Server, webhooks: Webhooks): Promise<RunningTarget> {
+async function listen(server: http.Server, webhooks: WebhooksBase): Promise<RunningTarget> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {

@@ -6,7 +6,7 @@ import type {
   WebhookSecret,
   WebhooksOptions,
 } from './types.js'
-import { Webhooks } from './webhooks.js'
+import { Webhooks } from './node-webhooks.js'
 
 /**
  * What a framework adapter accepts: the webhook secret(s), options, or an existing instance.

@@ -1,17 +1,10 @@
 import type { ByteBudget } from './byte-budget.js'
 import { WebhookError, isWebhookError } from './errors.js'
-import { parseEvent } from './parse-event.js'
 import type { DeliveryResult } from './pipeline.js'
-import { discardBody, isConsumed, readBody, tooLarge } from './raw-body.js'
-import { SIGNATURE_HEADER, signatureFromHeader, signatureMismatch } from './signature.js'
-import type {
-  AnyWebhookEvent,
-  Framework,
-  HeaderMap,
-  RejectionInfo,
-  WebhookRequest,
-  WebhookResponse,
-} from './types.js'
+import type { Verifier } from './platform.js'
+import { tooLarge, type ReadBodyOptions, type ReadRawBodyOptions } from './raw-body.js'
+import { signatureFromHeader, signatureMismatch } from './signature.js'
+import type { AnyWebhookEvent, Framework, RejectionInfo, WebhookResponse } from './types.js'
 
 /** What `handleWebhook` needs from a `Webhooks` instance. */
 export interface WebhookContext {
@@ -21,8 +14,10 @@ export interface WebhookContext {
   readonly background: boolean
   /** `maxBufferedBytes`: what all body reads of the instance may buffer at once. */
   readonly budget: ByteBudget
-  /** Verifies decoded signature bytes against the raw body. */
-  verify(rawBody: Uint8Array | string, signature: Buffer): boolean
+  /** Verifies decoded signature bytes against the raw body (Web Crypto answers with a promise). */
+  readonly verify: Verifier
+  /** Decodes verified bytes and parses the envelope. */
+  parse(rawBody: Uint8Array | string): AnyWebhookEvent
   /** Claims and runs a verified event; rejects with the WebhookError to answer. */
   deliver(event: AnyWebhookEvent, background: boolean): Promise<DeliveryResult>
   /** Tells the `onRejected` hooks. */
@@ -39,6 +34,45 @@ const OK = success(200, '{"ok":true}')
 const DUPLICATE = success(200, '{"ok":true,"duplicate":true}')
 const ACCEPTED = success(202, '{"ok":true,"accepted":true}')
 
+/** The headers the decisions need, as a runtime's header reader found them. */
+export interface FoundHeaders {
+  contentEncoding?: HeaderValue
+  contentLength?: HeaderValue
+  transferEncoding?: HeaderValue
+  signature?: HeaderValue
+}
+
+/** One header value, or several when it was sent more than once. */
+export type HeaderValue = string | readonly string[]
+
+/**
+ * What a runtime supplies to the shared request pipeline (the octokit/webhooks.js shape): how to
+ * read its headers and its body stream. Node supplies `IncomingMessage`-like streams and header
+ * maps (node-request.ts), the fetch handler Web `Headers` and `ReadableStream`s
+ * (fetch-request.ts). Every decision stays in `handleWebhook`.
+ */
+export interface RequestIo<H, S> {
+  /** Finds the four headers, names matched case-insensitively; a repeated header as a list. */
+  readHeaders(headers: H): FoundHeaders
+  /** True when something already read the stream, so its bytes are gone. */
+  isConsumed(stream: S): boolean
+  /** Reads the whole body under the limit, timeout and buffer budget. */
+  read(stream: S, options: ReadBodyOptions): Promise<Uint8Array>
+  /** After an early answer: reads and drops the rest (bounded) so the client gets the answer. */
+  discard(stream: S, options: ReadRawBodyOptions): void
+  /** The UTF-8 length of a raw body a body parser kept as text. */
+  byteLength(text: string): number
+}
+
+/** A request as the pipeline takes it: `WebhookRequest` over any runtime's header and body types. */
+export interface PipelineRequest<H, S> {
+  method: string
+  headers: H
+  /** A stream to read, the raw bytes a body parser kept, or `undefined` (consumed, no copy). */
+  body: S | Uint8Array | string | undefined
+  framework?: Framework | undefined
+}
+
 /**
  * Where the request body stands when an answer is decided:
  * `none` (no body, or the framework already read it), `unread`, `partial` (reading stopped).
@@ -46,24 +80,25 @@ const ACCEPTED = success(202, '{"ok":true,"accepted":true}')
 type BodyState = 'none' | 'unread' | 'partial'
 
 /**
- * The framework-agnostic request handler: every HTTP decision of DESIGN.md in one place. Checks
+ * The request pipeline: every HTTP decision of DESIGN.md in one place, for every runtime. Checks
  * run cheapest first — method, encoding, declared size, signature header syntax — so most bad
  * requests are answered before a byte of body is read; then the body is read under the limit and
  * the instance's buffer budget, verified, and only then parsed and delivered (idempotency,
  * handlers). It never throws: every outcome is a response.
  */
-export async function handleWebhook(
+export async function handleWebhook<H, S>(
   context: WebhookContext,
-  request: WebhookRequest,
+  io: RequestIo<H, S>,
+  request: PipelineRequest<H, S>,
 ): Promise<WebhookResponse> {
   const { body, headers } = request
   // Either a stream to read, or the raw bytes a body parser kept (undefined: consumed, no copy).
   const given = isBytes(body) ? body : undefined
-  const stream = isBytes(body) || body == null ? undefined : body
+  const stream = isBytes(body) || body == null ? undefined : (body as S)
   let state: BodyState = 'none'
   let event: AnyWebhookEvent | undefined
   try {
-    const found = readHeaders(headers)
+    const found = io.readHeaders(headers)
     // Only a stream's headers describe a body still to come (RFC 9112 section 6.3).
     if (
       stream !== undefined &&
@@ -93,7 +128,7 @@ export async function handleWebhook(
       given === undefined
         ? declaredLength(found.contentLength)
         : typeof given === 'string'
-          ? Buffer.byteLength(given)
+          ? io.byteLength(given)
           : given.byteLength
     if (size > context.maxBodySize) throw tooLarge(context.maxBodySize)
 
@@ -105,12 +140,12 @@ export async function handleWebhook(
     } else if (stream === undefined) {
       throw alreadyParsed(request.framework)
     } else {
-      if (isConsumed(stream)) {
+      if (io.isConsumed(stream)) {
         state = 'none'
         throw alreadyParsed(request.framework)
       }
       state = 'partial'
-      raw = await readBody(stream, {
+      raw = await io.read(stream, {
         limit: context.maxBodySize,
         timeout: context.bodyTimeout,
         budget: context.budget,
@@ -124,8 +159,10 @@ export async function handleWebhook(
       state = 'none'
     }
 
-    if (!context.verify(raw, signature)) throw signatureMismatch()
-    event = parseEvent(raw)
+    const verified = context.verify(raw, signature)
+    // A synchronous verifier (node:crypto) answers without an async hop; Web Crypto is awaited.
+    if (verified !== true && (verified === false || !(await verified))) throw signatureMismatch()
+    event = context.parse(raw)
     const result = await context.deliver(event, context.background)
     if (result === 'handled') return OK
     if (result === 'duplicate') return DUPLICATE
@@ -145,7 +182,7 @@ export async function handleWebhook(
       close =
         error.code === 'REQUEST_TIMEOUT' || (error.code === 'BODY_TOO_LARGE' && state === 'unread')
       if (!close) {
-        discardBody(stream, { limit: context.maxBodySize, timeout: context.bodyTimeout })
+        io.discard(stream, { limit: context.maxBodySize, timeout: context.bodyTimeout })
       }
     }
     // Handler failures went to onError; everything else was refused before any handler ran.
@@ -177,7 +214,7 @@ export function errorResponse(error: WebhookError, closeConnection = false): Web
 
 function rejectionInfo(
   error: WebhookError,
-  request: WebhookRequest,
+  request: { method: unknown },
   event: AnyWebhookEvent | undefined,
 ): RejectionInfo {
   const info: RejectionInfo = {
@@ -197,64 +234,9 @@ function methodName(method: unknown): string {
   return typeof method === 'string' ? method : typeof method
 }
 
-function isBytes(body: WebhookRequest['body']): body is Uint8Array | string {
+function isBytes(body: unknown): body is Uint8Array | string {
   return typeof body === 'string' || body instanceof Uint8Array
 }
-
-interface FoundHeaders {
-  contentEncoding?: HeaderValue
-  contentLength?: HeaderValue
-  transferEncoding?: HeaderValue
-  signature?: HeaderValue
-}
-type HeaderValue = string | readonly string[]
-
-/**
- * The headers the decisions need, in one pass over the map, with names matched
- * case-insensitively. A name present under two casings (a hand-built map) counts as sent twice,
- * so a second signature can never hide behind the first.
- */
-function readHeaders(headers: HeaderMap): FoundHeaders {
-  const found: FoundHeaders = {}
-  for (const key in headers) {
-    let name: keyof FoundHeaders
-    switch (key.length) {
-      case 16:
-        name = 'contentEncoding'
-        break
-      case 14:
-        name = 'contentLength'
-        break
-      case 17:
-        name = 'transferEncoding'
-        break
-      case 19:
-        name = 'signature'
-        break
-      default:
-        continue
-    }
-    if (key.toLowerCase() !== HEADER_NAMES[name]) continue
-    const raw = headers[key]
-    if (raw === undefined) continue
-    const value: HeaderValue =
-      typeof raw === 'number'
-        ? String(raw)
-        : Array.isArray(raw) && raw.length === 1
-          ? (raw[0] as string)
-          : (raw as HeaderValue)
-    const before = found[name]
-    found[name] = before === undefined ? value : [before, value].flat()
-  }
-  return found
-}
-
-const HEADER_NAMES = {
-  contentEncoding: 'content-encoding',
-  contentLength: 'content-length',
-  transferEncoding: 'transfer-encoding',
-  signature: SIGNATURE_HEADER,
-} as const
 
 /** A declared Content-Length as a number; NaN unless it is digits (no `1e9`, no `0x10`). */
 function declaredLength(value: HeaderValue | undefined): number {
@@ -272,6 +254,8 @@ const PARSER_ADVICE: Record<Framework, string> = {
   fastify:
     'Register the @ecampus-webhooks/fastify plugin: its route has its own raw content-type parser.',
   node: 'Pass the request stream before anything reads it, or pass the exact raw bytes as the body.',
+  fetch:
+    'Pass the Request before anything reads its body (request.json(), request.text(), or c.req.json() in Hono), or pass request.clone().',
 }
 
 function alreadyParsed(framework: Framework = 'node'): WebhookError {

@@ -1,30 +1,23 @@
-import { isUtf8 } from 'node:buffer'
 import { WebhookError } from './errors.js'
 import type { AnyWebhookEvent } from './types.js'
 
 /**
- * Parses a verified body into an event envelope `{ id, type, payload }`. Call it only after the
- * signature holds. `__proto__` keys and `constructor.prototype` pairs are removed after parsing
+ * The error for a body that is not valid UTF-8. Decoding is the platform's (node:buffer in the Node
+ * entry, a fatal TextDecoder in the web entry); the answer is decided here, once.
+ */
+export function invalidUtf8(cause?: unknown): WebhookError {
+  return new WebhookError('INVALID_JSON', 'The request body is not valid UTF-8.', { cause })
+}
+
+/**
+ * Parses verified, decoded text into an event envelope `{ id, type, payload }`. Call it only after
+ * the signature holds. `__proto__` keys and `constructor.prototype` pairs are removed after parsing
  * (the rules of secure-json-parse, the parser Fastify uses), so merging a payload cannot poison
  * prototypes.
  */
-export function parseEvent(rawBody: Uint8Array | string): AnyWebhookEvent {
-  let text: string
-  if (typeof rawBody === 'string') {
-    text = rawBody
-  } else {
-    // toString() would replace invalid UTF-8 silently and hand handlers altered text.
-    if (!isUtf8(rawBody)) {
-      throw new WebhookError('INVALID_JSON', 'The request body is not valid UTF-8.')
-    }
-    const bytes = Buffer.isBuffer(rawBody)
-      ? rawBody
-      : Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength)
-    text = bytes.toString('utf8')
-  }
-
+export function parseEnvelope(decoded: string): AnyWebhookEvent {
   // A byte-order mark is not JSON; the signature still covers it.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1)
+  const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded
   let value: unknown
   try {
     value = JSON.parse(text)

@@ -1,6 +1,7 @@
 import { WebhookError, isPermanentError } from './errors.js'
 import type { ClaimResult, IdempotencyStore } from './idempotency.js'
 import { NO_FAILURES, type Failures, type Router } from './router.js'
+import { unrefTimer } from './timers.js'
 import type { AnyWebhookEvent, ErrorDecision } from './types.js'
 
 /**
@@ -195,7 +196,8 @@ export class Pipeline {
         this.#router.reportError(error, event, { eventId: event.id, decision })
         reject(error)
       }, timeout)
-      timer.unref()
+      // A number where setTimeout returns one (Deno, Workers): nothing to unref there.
+      unrefTimer(timer)
       const settled = work.then((failures) => {
         clearTimeout(timer)
         return this.#finish(event, token, failures, timedOut ? 'late' : decision)

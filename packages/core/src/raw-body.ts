@@ -1,5 +1,6 @@
 import type { BudgetWaiter, ByteBudget } from './byte-budget.js'
 import { WebhookError } from './errors.js'
+import { unrefTimer } from './timers.js'
 import type { BodyStream } from './types.js'
 
 /** Limits of `readRawBody`. */
@@ -160,7 +161,7 @@ export function readBody(stream: BodyStream, options: ReadBodyOptions): Promise<
         )
       }, options.timeout)
       // The socket keeps the process alive while a request is open; this timer must not.
-      timer.unref()
+      unrefTimer(timer)
     }
     const bytes = options.reserve ?? options.limit
     if (budget === undefined || budget.tryReserve(bytes)) {
@@ -208,7 +209,7 @@ export function discardBody(stream: BodyStream, options: ReadRawBodyOptions): vo
   if (!isReadable(stream)) return
   let discarded = 0
   const timer = options.timeout > 0 ? setTimeout(stop, options.timeout) : undefined
-  timer?.unref()
+  if (timer !== undefined) unrefTimer(timer)
 
   function onData(chunk: { length: number }): void {
     discarded += chunk.length

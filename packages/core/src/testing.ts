@@ -1,4 +1,4 @@
-import { sign } from './signature.js'
+import { sign } from './node-platform.js'
 import type {
   Attachment,
   Contact,

@@ -274,8 +274,11 @@ export interface WebhookResponse {
   error?: WebhookError
 }
 
-/** The framework an adapter serves; used only to word advice in error messages. */
-export type Framework = 'express' | 'koa' | 'fastify' | 'node'
+/**
+ * The framework an adapter serves (`'fetch'`: the Web-standard fetch handler); used only to word
+ * advice in error messages.
+ */
+export type Framework = 'express' | 'koa' | 'fastify' | 'node' | 'fetch'
 
 /** A request header map: Node's `IncomingHttpHeaders` or any record of header values. */
 export type HeaderMap = Readonly<Record<string, string | readonly string[] | number | undefined>>

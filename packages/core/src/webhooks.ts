@@ -1,12 +1,13 @@
 import { ByteBudget } from './byte-budget.js'
 import { handleWebhook, type WebhookContext } from './handle-webhook.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
-import { parseEvent } from './parse-event.js'
+import { fetchBody, fetchRequestIo, toResponse } from './fetch-request.js'
+import { nodeRequestIo } from './node-request.js'
 import { HANDLED, Pipeline } from './pipeline.js'
+import type { Platform, Verifier } from './platform.js'
 import { Router, type ErrorHandler, type RejectionHandler } from './router.js'
 import {
   decodeSignature,
-  matchesAnySecret,
   normalizeSecrets,
   signatureFromHeader,
   signatureMismatch,
@@ -36,15 +37,18 @@ const MAX_TIMER = 2 ** 31 - 1
 const IDEMPOTENCY_KEYS = new Set(['store', 'ttl', 'lease'])
 
 /**
- * Verifies, parses and routes eCampus webhooks. Framework adapters wrap one instance; it can also
- * be used on its own with `handle()` or `verifyAndReceive()`.
+ * Verifies, parses and routes eCampus webhooks: what the Node entry's and the web entry's
+ * `Webhooks` share. They differ only in their platform (node:crypto, or Web Crypto), so an
+ * instance of either works with the framework adapters (`handle()`) and with `toFetchHandler()`
+ * (`handleFetch()`). Framework adapters wrap one instance; it can also be used on its own with
+ * `handle()` or `verifyAndReceive()`.
  *
  * @example
  * const webhooks = new Webhooks({ secret: process.env.ECAMPUS_WEBHOOK_SECRET! })
  * webhooks.on('message.created', (event) => console.log(event.payload.contact.username))
  * const response = await webhooks.handle({ method: req.method, headers: req.headers, body: req })
  */
-export class Webhooks {
+export class WebhooksBase {
   /** The path adapters answer on. */
   readonly path: string
   /** The largest accepted body, in bytes. */
@@ -57,18 +61,24 @@ export class Webhooks {
   readonly respond: RespondMode
   /** The bytes all requests of this instance may buffer at once. */
   readonly maxBufferedBytes: number
+  /** True when built with `enqueue`: verified events are stored in a queue, not handled here. */
+  readonly queueMode: boolean
   readonly #secrets: readonly WebhookSecret[]
+  readonly #verify: Verifier
+  readonly #parse: Platform['parse']
   readonly #router = new Router()
   readonly #pipeline: Pipeline
   readonly #context: WebhookContext
 
-  constructor(options: WebhooksOptions) {
+  constructor(options: WebhooksOptions, platform: Platform) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(
         `${OWNER}: new Webhooks() needs options, e.g. { secret: process.env.ECAMPUS_WEBHOOK_SECRET }.`,
       )
     }
     this.#secrets = normalizeSecrets(options.secret)
+    this.#verify = platform.verifier(this.#secrets)
+    this.#parse = platform.parse
     this.path = options.path ?? DEFAULT_PATH
     if (typeof this.path !== 'string' || !this.path.startsWith('/')) {
       throw new TypeError(`${OWNER}: path must start with "/", got ${JSON.stringify(this.path)}.`)
@@ -88,6 +98,7 @@ export class Webhooks {
       )
     }
     const enqueue = queueMode(options)
+    this.queueMode = enqueue !== undefined
     this.#pipeline = new Pipeline(this.#router, {
       handlerTimeout: this.handlerTimeout,
       enqueue,
@@ -95,13 +106,13 @@ export class Webhooks {
     })
     const router = this.#router
     const pipeline = this.#pipeline
-    const secrets = this.#secrets
     this.#context = {
       maxBodySize: this.maxBodySize,
       bodyTimeout: this.bodyTimeout,
       background: this.respond === 'on-verify',
       budget: new ByteBudget(this.maxBufferedBytes),
-      verify: (rawBody, signature) => matchesAnySecret(rawBody, signature, secrets),
+      verify: this.#verify,
+      parse: this.#parse,
       deliver: (event, background) => pipeline.deliver(event, background),
       reportRejected: (error, info) => router.reportRejected(error, info),
     }
@@ -157,10 +168,13 @@ export class Webhooks {
     return this
   }
 
-  /** True when the signature header value is valid for the raw body under any secret. */
-  verify(rawBody: Uint8Array | string, signature: unknown): boolean {
+  /**
+   * True when the signature header value is valid for the raw body under any secret: a boolean in
+   * the Node entry, a promise of one in the web entry (Web Crypto is asynchronous).
+   */
+  verify(rawBody: Uint8Array | string, signature: unknown): boolean | Promise<boolean> {
     const bytes = decodeSignature(signature)
-    return bytes !== undefined && matchesAnySecret(rawBody, bytes, this.#secrets)
+    return bytes !== undefined && this.#verify(rawBody, bytes)
   }
 
   /**
@@ -186,8 +200,13 @@ export class Webhooks {
       const { rawBody } = input
       // The same checks, errors and messages as handle().
       const signature = signatureFromHeader(input.signature)
-      if (!matchesAnySecret(rawBody, signature, this.#secrets)) throw signatureMismatch()
-      return settled(this.#pipeline.deliver(parseEvent(rawBody)))
+      const verified = this.#verify(rawBody, signature)
+      if (verified === true) return settled(this.#pipeline.deliver(this.#parse(rawBody)))
+      if (verified === false) throw signatureMismatch()
+      return verified.then((ok) => {
+        if (!ok) throw signatureMismatch()
+        return settled(this.#pipeline.deliver(this.#parse(rawBody)))
+      })
     } catch (error) {
       // Only WebhookErrors are thrown above (parseEvent included).
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
@@ -197,7 +216,21 @@ export class Webhooks {
 
   /** The framework-agnostic request handler every adapter calls. Never throws. */
   handle(request: WebhookRequest): Promise<WebhookResponse> {
-    return handleWebhook(this.#context, request)
+    return handleWebhook(this.#context, nodeRequestIo, request)
+  }
+
+  /**
+   * The Web-standard request handler: reads a fetch `Request` (its body stream under the same
+   * limits) and answers a `Response`, with exactly the decisions of `handle()`. Never rejects.
+   * `toFetchHandler(webhooks)` from `@ecampus-webhooks/core/web` returns it, bound.
+   */
+  handleFetch(request: Request): Promise<Response> {
+    return handleWebhook(this.#context, fetchRequestIo, {
+      method: request.method,
+      headers: request.headers,
+      body: fetchBody(request),
+      framework: 'fetch',
+    }).then(toResponse)
   }
 
   /**
@@ -218,11 +251,6 @@ export class Webhooks {
     const query = url.indexOf('?')
     return trimSlash(query === -1 ? url : url.slice(0, query)) === trimSlash(this.path)
   }
-}
-
-/** Same as `new Webhooks(options)`. */
-export function createWebhooks(options: WebhooksOptions): Webhooks {
-  return new Webhooks(options)
 }
 
 /** The `enqueue` option, checked against the options it cannot be combined with. */

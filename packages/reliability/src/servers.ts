@@ -56,9 +56,10 @@ export interface HandleLog {
 }
 
 /**
- * Wraps `webhooks.handle` on this instance so a test can wait for the core's decision about a
- * request whose client is gone (no response to read) instead of sleeping. The adapters call
- * `webhooks.handle(...)` on the instance, so an own property shadows the class method.
+ * Wraps `webhooks.handle` and `webhooks.handleFetch` on this instance so a test can wait for the
+ * core's decision about a request whose client is gone (no response to read) instead of sleeping.
+ * The adapters call `webhooks.handle(...)` on the instance, the fetch targets `handleFetch(...)`
+ * (`toFetchHandler` looks it up per request), so an own property shadows the class method.
  */
 export function observeHandle(webhooks: Webhooks): HandleLog {
   const responses: WebhookResponse[] = []
@@ -89,6 +90,24 @@ export function observeHandle(webhooks: Webhooks): HandleLog {
       wake()
       const response = await original(request)
       responses.push(response)
+      wake()
+      return response
+    },
+  })
+  // The same decisions answered as a Response: its status, headers and body are logged alike.
+  const originalFetch = webhooks.handleFetch.bind(webhooks)
+  Object.defineProperty(webhooks, 'handleFetch', {
+    configurable: true,
+    writable: true,
+    value: async (request: Request): Promise<Response> => {
+      started += 1
+      wake()
+      const response = await originalFetch(request)
+      responses.push({
+        status: response.status,
+        headers: Object.fromEntries(response.headers),
+        body: await response.clone().text(),
+      })
       wake()
       return response
     },
