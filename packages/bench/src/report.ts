@@ -4,6 +4,8 @@ import type { InProcessResult, RowResult } from './in-process.js'
 import type { MachineInfo } from './machine.js'
 import type { MemoryResult } from './memory.js'
 import type { ProfileResult } from './profile.js'
+import { queueModeSection } from './queue-mode.js'
+import type { QueueModeResult } from './queue-mode.js'
 import { OWNERS } from './http-profile.js'
 import type { HttpProfileResult, Owner } from './http-profile.js'
 import { formatMiB, formatNumber, formatRatio } from './stats.js'
@@ -23,6 +25,7 @@ export interface BenchResults {
   memory?: MemoryResult
   profiles?: ProfileResult[]
   httpProfiles?: HttpProfileResult[]
+  queue?: QueueModeResult
 }
 
 /** One target of the issue, evaluated. */
@@ -445,6 +448,7 @@ export function renderReport(results: BenchResults): string {
   if (results.inProcess !== undefined) parts.push(inProcessSection(results.inProcess))
   if (results.http !== undefined) parts.push(httpSection(results.http))
   if (results.memory !== undefined) parts.push(memorySection(results.memory))
+  if (results.queue !== undefined) parts.push(queueModeSection(results.queue))
   if (results.profiles !== undefined && results.profiles.length > 0) {
     parts.push(profileSection(results.profiles))
   }

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only in-process,http,memory,profile] [--targets node:http,Express]
+ * `pnpm bench [--quick] [--only in-process,http,memory,queue,profile] [--targets node:http,Express]
  * [--out FILE] [--note TEXT]`:
  * runs the suite, prints the report, and writes it (the full run to BENCHMARKS.md at the
  * repository root, --quick to packages/bench/results/BENCHMARKS.quick.md) with the raw figures
@@ -17,10 +17,11 @@ import { SIZES } from './payload.js'
 import { profile } from './profile.js'
 import { profileHttp } from './http-profile.js'
 import { FRAMEWORKS } from './http-targets.js'
+import { runQueueMode } from './queue-mode.js'
 import { renderReport } from './report.js'
 import type { BenchResults } from './report.js'
 
-const SECTIONS = ['in-process', 'http', 'memory', 'profile'] as const
+const SECTIONS = ['in-process', 'http', 'memory', 'queue', 'profile'] as const
 type Section = (typeof SECTIONS)[number]
 
 const { values } = parseArgs({
@@ -95,6 +96,15 @@ if (only.has('memory')) {
   log('Memory...')
   results.memory = await runMemory(config.memoryRuns)
 }
+if (only.has('queue')) {
+  // Queue mode needs Redis: CI and this machine run one; elsewhere the section says it was skipped.
+  if (process.env.REDIS_URL === undefined && !(await redisAnswers())) {
+    log('Queue mode skipped: no Redis (set REDIS_URL).')
+  } else {
+    log('Queue mode...')
+    results.queue = await runQueueMode(quick)
+  }
+}
 if (only.has('profile') && !quick) {
   log('CPU profiles...')
   results.profiles = []
@@ -139,4 +149,22 @@ async function formatted(file: string, text: string): Promise<string> {
   } catch {
     return text
   }
+}
+
+/** True when a Redis answers on the default 127.0.0.1:6379. */
+async function redisAnswers(): Promise<boolean> {
+  const { createConnection } = await import('node:net')
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port: 6379 })
+    socket.setTimeout(500)
+    socket.once('connect', () => {
+      socket.end('PING\r\n')
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => {
+      socket.destroy()
+      resolve(false)
+    })
+  })
 }

@@ -122,3 +122,24 @@ describe('memory', () => {
     expect(ours.arrayBuffers / result.bodyBytes).toBeLessThan(1.5)
   })
 })
+
+// Queue mode needs the machine's Redis (CI runs one and sets REDIS_URL).
+const noRedis = process.env.REDIS_URL === undefined && process.env.CI !== 'true'
+if (noRedis) console.warn('bench: queue-mode smoke test skipped: set REDIS_URL to run it')
+
+describe.skipIf(noRedis)('queue mode', () => {
+  it('measures receive -> enqueue -> handled with 1 and 4 worker processes', async () => {
+    const { runQueueMode, queueModeSection } = await import('../src/queue-mode.js')
+    const result = await runQueueMode(true)
+    expect(result.rows.map((row) => row.workers)).toEqual([1, 4])
+    for (const row of result.rows) {
+      expect(row.events).toBe(1_000)
+      for (const figure of [row.acceptedPerSecond, row.drainedPerSecond, row.handledPerSecond]) {
+        expect(figure).toBeGreaterThan(0)
+        expect(Number.isFinite(figure)).toBe(true)
+      }
+      expect(row.p99).toBeGreaterThanOrEqual(row.p50)
+    }
+    expect(queueModeSection(result)).toContain('| 4 | 1,000 |')
+  })
+})

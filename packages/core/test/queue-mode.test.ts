@@ -146,6 +146,8 @@ describe('queue mode (enqueue)', () => {
       () => new Webhooks({ secret: SECRET, enqueue: 'redis' as unknown as () => Promise<void> }),
     ).toThrow(/enqueue must be a function/)
     expect(() => queued(enqueue, { idempotency: false })).not.toThrow()
+    expect(queued(enqueue).queueMode).toBe(true)
+    expect(new Webhooks({ secret: SECRET }).queueMode).toBe(false)
   })
 
   it("receive(event, { lastAttempt: true }) reports a failure as 'failed', otherwise 'retry'", async () => {

@@ -1,0 +1,7 @@
+export { createQueue, DEFAULT_QUEUE_NAME } from './create-queue.js'
+export { createWorker } from './create-worker.js'
+export { enqueueTo, DEFAULT_JOB_OPTIONS } from './enqueue-to.js'
+export { jobIdOf } from './job-id.js'
+export type { CreateQueueOptions } from './create-queue.js'
+export type { CreateWorkerOptions, EventJob } from './create-worker.js'
+export type { EnqueueOptions } from './enqueue-to.js'
