@@ -12,15 +12,24 @@ const SECRET = 'whsec_multi_process_test_secret'
 const FIXTURE = fileURLToPath(new URL('fixtures/receiver.mjs', import.meta.url))
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url))
 
+/** Each receiver process is a real app of one adapter; the four cover all three. */
+const ADAPTERS = ['express', 'koa', 'fastify', 'express'] as const
+type Adapter = (typeof ADAPTERS)[number]
+
 interface Receiver {
   child: ChildProcess
   url: string
 }
 
-async function startReceiver(prefix: string, leaseMs?: number): Promise<Receiver> {
+async function startReceiver(
+  prefix: string,
+  adapter: Adapter,
+  leaseMs?: number,
+): Promise<Receiver> {
   const child = fork(FIXTURE, {
     env: {
       ...process.env,
+      ADAPTER: adapter,
       REDIS_URL: redisUrl,
       PREFIX: prefix,
       SECRET,
@@ -34,7 +43,7 @@ async function startReceiver(prefix: string, leaseMs?: number): Promise<Receiver
       throw new Error(`receiver exited with ${String(code)} before listening`)
     }),
   ])) as [{ port: number }]
-  return { child, url: `http://127.0.0.1:${message.port}/` }
+  return { child, url: `http://127.0.0.1:${message.port}/webhooks` }
 }
 
 async function stop(receiver: Receiver): Promise<void> {
@@ -86,66 +95,71 @@ async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]>
   return results
 }
 
-describe.skipIf(skipRedis)('4 receiver processes sharing the Redis store', () => {
-  const prefix = uniquePrefix('multi-process')
-  let redis: Redis
-  const receivers: Receiver[] = []
-  const handled = async (id: string) => Number(await redis.get(`${prefix}handled:{${id}}`))
-  const started = async (id: string) => Number(await redis.get(`${prefix}started:{${id}}`))
+describe.skipIf(skipRedis)(
+  '4 receiver processes (Express, Koa, Fastify apps) sharing the Redis store',
+  () => {
+    const prefix = uniquePrefix('multi-process')
+    let redis: Redis
+    const receivers: Receiver[] = []
+    const handled = async (id: string) => Number(await redis.get(`${prefix}handled:{${id}}`))
+    const started = async (id: string) => Number(await redis.get(`${prefix}started:{${id}}`))
 
-  beforeAll(async () => {
-    if (!existsSync(DIST)) {
-      throw new Error('Build first: pnpm --filter @ecampus-webhooks/redis build')
-    }
-    redis = connect()
-    await redis.connect()
-    receivers.push(...(await Promise.all([0, 1, 2, 3].map(() => startReceiver(prefix)))))
-  })
+    beforeAll(async () => {
+      if (!existsSync(DIST)) {
+        throw new Error('Build first: pnpm --filter @ecampus-webhooks/redis build')
+      }
+      redis = connect()
+      await redis.connect()
+      receivers.push(
+        ...(await Promise.all(ADAPTERS.map((adapter) => startReceiver(prefix, adapter)))),
+      )
+    })
 
-  afterAll(async () => {
-    await Promise.all(receivers.map(stop))
-    if (redis !== undefined) {
-      await deleteKeys(redis, prefix)
-      await redis.quit()
-    }
-  })
+    afterAll(async () => {
+      await Promise.all(receivers.map(stop))
+      if (redis !== undefined) {
+        await deleteKeys(redis, prefix)
+        await redis.quit()
+      }
+    })
 
-  it('runs the handler once when the same event reaches all 4 at once', async () => {
-    const id = 'evt-same-to-all'
-    const results = await Promise.all(receivers.map((r) => deliver(r.url, id)))
-    for (const result of results) {
-      for (const status of result.attempts.slice(0, -1)) expect(status).toBe(409)
-    }
-    expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
-    expect(results.filter((r) => r.duplicate)).toHaveLength(3)
-    expect(await handled(id)).toBe(1)
-    expect(await started(id)).toBe(1)
-  })
+    it('runs the handler once when the same event reaches all 4 at once', async () => {
+      const id = 'evt-same-to-all'
+      const results = await Promise.all(receivers.map((r) => deliver(r.url, id)))
+      for (const result of results) {
+        for (const status of result.attempts.slice(0, -1)) expect(status).toBe(409)
+      }
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+      expect(results.filter((r) => r.duplicate)).toHaveLength(3)
+      expect(await handled(id)).toBe(1)
+      expect(await started(id)).toBe(1)
+    })
 
-  it('handles each of 1,000 events once with 20% duplicates spread over the 4', async () => {
-    const ids = Array.from({ length: 1_000 }, (_, i) => `evt-bulk-${i}`)
-    // Every fifth id is sent twice, to two different processes, interleaved with the rest.
-    const sends = ids.flatMap((id, i) => (i % 5 === 0 ? [id, id] : [id]))
-    for (let i = sends.length - 1; i > 0; i--) {
-      const j = (i * 7919) % (i + 1)
-      ;[sends[i], sends[j]] = [sends[j]!, sends[i]!]
-    }
-    expect(sends).toHaveLength(1_200)
-    const results = await pool(
-      sends.map((id, i) => () => deliver(receivers[i % receivers.length]!.url, id)),
-      64,
-    )
-    expect(results.every((r) => r.attempts.every((s) => s === 409 || s === 200))).toBe(true)
-    expect(results.filter((r) => !r.duplicate)).toHaveLength(1_000)
+    it('handles each of 1,000 events once with 20% duplicates spread over the 4', async () => {
+      const ids = Array.from({ length: 1_000 }, (_, i) => `evt-bulk-${i}`)
+      // Every fifth id is sent twice, to two different processes, interleaved with the rest.
+      const sends = ids.flatMap((id, i) => (i % 5 === 0 ? [id, id] : [id]))
+      for (let i = sends.length - 1; i > 0; i--) {
+        const j = (i * 7919) % (i + 1)
+        ;[sends[i], sends[j]] = [sends[j]!, sends[i]!]
+      }
+      expect(sends).toHaveLength(1_200)
+      const results = await pool(
+        sends.map((id, i) => () => deliver(receivers[i % receivers.length]!.url, id)),
+        64,
+      )
+      expect(results.every((r) => r.attempts.every((s) => s === 409 || s === 200))).toBe(true)
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1_000)
 
-    const counts = await redis.mget(ids.map((id) => `${prefix}handled:{${id}}`))
-    const wrong = ids.filter((_, i) => counts[i] !== '1')
-    expect(wrong).toEqual([])
-    const store = new RedisIdempotencyStore(redis, { prefix })
-    const values = await redis.mget(ids.map((id) => store.key(id)))
-    expect(values.every((v) => v === 'done')).toBe(true)
-  })
-})
+      const counts = await redis.mget(ids.map((id) => `${prefix}handled:{${id}}`))
+      const wrong = ids.filter((_, i) => counts[i] !== '1')
+      expect(wrong).toEqual([])
+      const store = new RedisIdempotencyStore(redis, { prefix })
+      const values = await redis.mget(ids.map((id) => store.key(id)))
+      expect(values.every((v) => v === 'done')).toBe(true)
+    })
+  },
+)
 
 describe.skipIf(skipRedis)('a receiver process killed mid-handler', () => {
   const prefix = uniquePrefix('kill')
@@ -159,7 +173,13 @@ describe.skipIf(skipRedis)('a receiver process killed mid-handler', () => {
     }
     redis = connect()
     await redis.connect()
-    receivers.push(...(await Promise.all([0, 1].map(() => startReceiver(prefix, LEASE_MS)))))
+    receivers.push(
+      ...(await Promise.all(
+        (['express', 'fastify'] as const).map((adapter) =>
+          startReceiver(prefix, adapter, LEASE_MS),
+        ),
+      )),
+    )
   })
 
   afterAll(async () => {
@@ -194,7 +214,7 @@ describe.skipIf(skipRedis)('a receiver process killed mid-handler', () => {
     expect(await redis.get(`${prefix}handled:{${id}}`)).toBe('1')
 
     // Handled for good: later deliveries, to either process, are duplicates.
-    const replacement = await startReceiver(prefix, LEASE_MS)
+    const replacement = await startReceiver(prefix, 'koa', LEASE_MS)
     receivers.push(replacement)
     for (const url of [survivor.url, replacement.url]) {
       expect(await deliver(url, id)).toMatchObject({ status: 200, duplicate: true })
