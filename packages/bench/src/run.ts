@@ -1,11 +1,11 @@
 /**
  * `pnpm bench [--quick] [--only in-process,http,memory,queue,profile] [--targets node:http,Express]
- * [--out FILE] [--note TEXT]`:
+ * [--out FILE] [--note TEXT] [--render results/latest.json]`:
  * runs the suite, prints the report, and writes it (the full run to BENCHMARKS.md at the
  * repository root, --quick to packages/bench/results/BENCHMARKS.quick.md) with the raw figures
  * as JSON next to it in packages/bench/results/.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -30,6 +30,8 @@ const { values } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string' },
     note: { type: 'string' },
+    // Re-render a report from a results JSON (e.g. results/latest.json) instead of measuring.
+    render: { type: 'string' },
     // HTTP targets whose id ('Express 5/ours', 'node:http/floor', ...) contains one of these.
     targets: { type: 'string' },
   },
@@ -67,6 +69,16 @@ const config = quick
 
 const log = (line: string): void => console.log(line)
 const started = performance.now()
+if (values.render !== undefined) {
+  // The measured figures as they were; only the note (and the rendering code) may be newer.
+  const saved = JSON.parse(await readFile(values.render, 'utf8')) as BenchResults
+  if (values.note !== undefined) saved.note = values.note
+  const report = renderReport(saved)
+  await writeFile(out, await formatted(out, report))
+  console.log(`Rendered ${values.render} to ${out}.`)
+  process.exit(0)
+}
+
 const results: BenchResults = {
   quick,
   command: `pnpm bench${quick ? ' --quick' : ''}${values.only === undefined ? '' : ` --only ${values.only}`}`,
