@@ -26,8 +26,41 @@ export interface WebhookContext {
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
+/**
+ * The headers of every JSON answer. `Content-Length` lets a server that writes them with
+ * `writeHead()` send one plain body instead of chunked encoding (fewer writes per response), and
+ * tells the sender where the answer ends.
+ */
+function jsonHeaders(body: string): Record<string, string> {
+  return { 'content-type': JSON_TYPE, 'content-length': String(utf8Length(body)) }
+}
+
 function success(status: number, body: string): WebhookResponse {
-  return Object.freeze({ status, headers: Object.freeze({ 'content-type': JSON_TYPE }), body })
+  return Object.freeze({ status, headers: Object.freeze(jsonHeaders(body)), body })
+}
+
+/** The UTF-8 byte length of a string, without Buffer (the web entry shares this file). */
+function utf8Length(text: string): number {
+  let bytes = text.length
+  for (let i = 0; i < text.length; i += 1) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) continue
+    if (code < 0x800) {
+      bytes += 1
+    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      // A surrogate pair: 2 UTF-16 units, 4 bytes. A lone surrogate is written as U+FFFD (3).
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2
+        i += 1
+      } else {
+        bytes += 2
+      }
+    } else {
+      bytes += 2
+    }
+  }
+  return bytes
 }
 
 const OK = success(200, '{"ok":true}')
@@ -199,17 +232,15 @@ export async function handleWebhook<H, S>(
  * error itself.
  */
 export function errorResponse(error: WebhookError, closeConnection = false): WebhookResponse {
-  const headers: Record<string, string> = { 'content-type': JSON_TYPE }
+  const problem = { code: error.code, message: error.message }
+  const body = JSON.stringify(
+    error.status < 300 ? { ok: false, error: problem } : { error: problem },
+  )
+  const headers = jsonHeaders(body)
   if (error.code === 'METHOD_NOT_ALLOWED') headers.allow = 'POST'
   if (error.retryAfter !== undefined) headers['retry-after'] = String(error.retryAfter)
   if (closeConnection) headers.connection = 'close'
-  const problem = { code: error.code, message: error.message }
-  return {
-    status: error.status,
-    headers,
-    body: JSON.stringify(error.status < 300 ? { ok: false, error: problem } : { error: problem }),
-    error,
-  }
+  return { status: error.status, headers, body, error }
 }
 
 function rejectionInfo(

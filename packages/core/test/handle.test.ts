@@ -65,7 +65,7 @@ describe('200: verified and acknowledged', () => {
       const response = await hooks.handle(post(bodyAs(kind, BODY)))
       expect(response).toEqual({
         status: 200,
-        headers: { 'content-type': 'application/json; charset=utf-8' },
+        headers: { 'content-type': 'application/json; charset=utf-8', 'content-length': '11' },
         body: '{"ok":true}',
       })
       expect(response.headers).not.toHaveProperty('connection')
@@ -747,6 +747,25 @@ describe('a JavaScript caller passing junk as the method', () => {
       })
       expect(response.status).toBe(405)
       expect(errorOf(response).code).toBe('METHOD_NOT_ALLOWED')
+    }
+  })
+})
+
+describe('Content-Length', () => {
+  it('is the UTF-8 byte length of every answer, non-ASCII text and lone surrogates included', async () => {
+    const webhooks = new Webhooks({ secret: SECRET })
+    const body = JSON.stringify(EVENT)
+    const requests: WebhookRequest[] = [
+      { method: 'POST', headers: signedHeaders(body), body },
+      { method: 'POST', headers: signedHeaders(body, 'another-secret'), body },
+      { method: 'GET', headers: {}, body: undefined },
+      // A JavaScript caller's method ends up in the 405 message: 2-, 3- and 4-byte characters.
+      { method: 'PÖST €😀', headers: {}, body: undefined },
+      { method: 'P\ud800ST', headers: {}, body: undefined },
+    ]
+    for (const request of requests) {
+      const response = await webhooks.handle(request)
+      expect(response.headers['content-length']).toBe(String(Buffer.byteLength(response.body)))
     }
   })
 })

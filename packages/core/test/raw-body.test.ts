@@ -164,7 +164,15 @@ describe('readRawBody', () => {
     it.each([
       ['destroyed mid-body', (s: PassThrough) => s.destroy()],
       ['destroyed with an error', (s: PassThrough) => s.destroy(new Error('ECONNRESET'))],
-      ["'aborted' emitted (IncomingMessage)", (s: PassThrough) => s.emit('aborted')],
+      // What an IncomingMessage does when its client leaves (Node 16+): 'aborted', then destroy
+      // with an ECONNRESET error, so 'error' and 'close' follow.
+      [
+        "'aborted' then destroyed with ECONNRESET (IncomingMessage)",
+        (s: PassThrough) => {
+          s.emit('aborted')
+          s.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }))
+        },
+      ],
       ['an error emitted', (s: PassThrough) => s.emit('error', new Error('socket hang up'))],
     ])('%s -> REQUEST_ABORTED, listeners removed', async (_name, abort) => {
       const stream = new PassThrough()
