@@ -1,5 +1,6 @@
-import type { BudgetWaiter, ByteBudget } from './byte-budget.js'
+import type { ByteBudget } from './byte-budget.js'
 import { WebhookError } from './errors.js'
+import { ReadGuard } from './read-guard.js'
 import { unrefTimer } from './timers.js'
 import type { BodyStream } from './types.js'
 
@@ -43,25 +44,17 @@ export function readRawBody(stream: BodyStream, options: ReadRawBodyOptions): Pr
  */
 export function readBody(stream: BodyStream, options: ReadBodyOptions): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const { budget } = options
     const chunks: Buffer[] = []
     let received = 0
     let settled = false
-    let reserved = 0
-    let waiter: BudgetWaiter | undefined
-    let timer: NodeJS.Timeout | undefined
 
     function cleanup(): void {
       settled = true
-      if (timer !== undefined) clearTimeout(timer)
+      guard.release()
       stream.removeListener('data', onData)
       stream.removeListener('end', onEnd)
       stream.removeListener('error', onError)
       stream.removeListener('close', onClose)
-      if (waiter !== undefined) budget?.cancel(waiter)
-      waiter = undefined
-      if (reserved > 0) budget?.release(reserved)
-      reserved = 0
     }
 
     function fail(error: WebhookError): void {
@@ -140,6 +133,8 @@ export function readBody(stream: BodyStream, options: ReadBodyOptions): Promise<
       reject(new WebhookError('INTERNAL_ERROR', 'The request body is not a readable stream.'))
       return
     }
+    // The timer and the budget share: released by every outcome from here on.
+    const guard = new ReadGuard(options, fail)
     // Abort and error listeners go first, so a client that leaves while waiting is noticed.
     stream.on('error', onError)
     // No 'aborted' listener: it is deprecated, and since Node 16 an aborted IncomingMessage is
@@ -150,35 +145,7 @@ export function readBody(stream: BodyStream, options: ReadBodyOptions): Promise<
       onClose()
       return
     }
-    if (options.timeout > 0) {
-      timer = setTimeout(() => {
-        fail(
-          new WebhookError(
-            'REQUEST_TIMEOUT',
-            waiter === undefined
-              ? `The request body did not arrive within ${options.timeout} ms.`
-              : `The request body could not be read within ${options.timeout} ms: the receiver was busy reading other bodies (maxBufferedBytes).`,
-          ),
-        )
-      }, options.timeout)
-      // The socket keeps the process alive while a request is open; this timer must not.
-      unrefTimer(timer)
-    }
-    const bytes = options.reserve ?? options.limit
-    if (budget === undefined || budget.tryReserve(bytes)) {
-      if (budget !== undefined) reserved = bytes
-      start()
-      return
-    }
-    waiter = {
-      bytes,
-      grant() {
-        waiter = undefined
-        reserved = bytes
-        start()
-      },
-    }
-    budget.wait(waiter)
+    guard.begin(start)
   })
 }
 

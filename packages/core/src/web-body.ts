@@ -1,7 +1,7 @@
-import type { BudgetWaiter } from './byte-budget.js'
 import { WebhookError } from './errors.js'
 import type { ReadBodyOptions, ReadRawBodyOptions } from './raw-body.js'
 import { tooLarge } from './raw-body.js'
+import { ReadGuard } from './read-guard.js'
 import { unrefTimer } from './timers.js'
 
 /**
@@ -18,24 +18,16 @@ export function readWebBody(
   signal?: AbortSignal,
 ): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
-    const { budget } = options
     const chunks: Uint8Array[] = []
     let received = 0
     let settled = false
-    let reserved = 0
-    let waiter: BudgetWaiter | undefined
-    let timer: ReturnType<typeof setTimeout> | undefined
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
 
     function cleanup(): void {
       settled = true
-      if (timer !== undefined) clearTimeout(timer)
+      guard.release()
       // Once the body is read, the client leaving is no longer this reader's business.
       signal?.removeEventListener('abort', onAbort)
-      if (waiter !== undefined) budget?.cancel(waiter)
-      waiter = undefined
-      if (reserved > 0) budget?.release(reserved)
-      reserved = 0
     }
 
     function fail(error: WebhookError): void {
@@ -114,40 +106,16 @@ export function readWebBody(
       void pump()
     }
 
-    // Checked first, so nothing is left behind to fire later; listened to before the budget wait.
+    // The timer and the budget share: released by every outcome from here on.
+    const guard = new ReadGuard(options, fail)
+    // An already aborted request fails at once (the failure releases the guard); a later abort is
+    // listened to before the budget wait, so a client that leaves while waiting is noticed.
     if (signal?.aborted === true) {
       onAbort()
       return
     }
     signal?.addEventListener('abort', onAbort)
-    if (options.timeout > 0) {
-      timer = setTimeout(() => {
-        fail(
-          new WebhookError(
-            'REQUEST_TIMEOUT',
-            waiter === undefined
-              ? `The request body did not arrive within ${options.timeout} ms.`
-              : `The request body could not be read within ${options.timeout} ms: the receiver was busy reading other bodies (maxBufferedBytes).`,
-          ),
-        )
-      }, options.timeout)
-      unrefTimer(timer)
-    }
-    const bytes = options.reserve ?? options.limit
-    if (budget === undefined || budget.tryReserve(bytes)) {
-      if (budget !== undefined) reserved = bytes
-      start()
-      return
-    }
-    waiter = {
-      bytes,
-      grant() {
-        waiter = undefined
-        reserved = bytes
-        start()
-      },
-    }
-    budget.wait(waiter)
+    guard.begin(start)
   })
 }
 
