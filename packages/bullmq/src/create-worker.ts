@@ -1,7 +1,6 @@
 import {
   isWebhookError,
   type AnyWebhookEvent,
-  type ErrorHandler,
   type Webhooks,
   type WebhookError,
 } from '@ecampus-webhooks/core'
@@ -72,39 +71,20 @@ export function createWorker(
   }
   const { queueName = DEFAULT_QUEUE_NAME, ...workerOptions } = options
 
-  // receive() resolves for EVENT_REJECTED (an HTTP receiver answers it 2xx), so the worker learns
-  // of it from onError, which the core calls before receive() settles.
-  const rejected = new Map<string, WebhookError | undefined>()
-  const watchRejections: ErrorHandler = (error, _event, info) => {
-    if (error.code === 'EVENT_REJECTED' && rejected.has(info.eventId)) {
-      rejected.set(info.eventId, error)
-    }
-  }
-  webhooks.onError(watchRejections)
-
   const processor = async (job: EventJob): Promise<void> => {
-    const event = job.data
     // attemptsMade counts finished failed attempts; a stalled run that was restarted is not one.
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
-    let rejection: WebhookError | undefined
-    rejected.set(event.id, undefined)
     try {
-      await webhooks.receive(event, { lastAttempt })
-      rejection = rejected.get(event.id)
+      await webhooks.receive(job.data, { lastAttempt, rejectPermanent: true })
     } catch (error) {
-      throw isWebhookError(error) ? failureOf(error, Error) : error
-    } finally {
-      rejected.delete(event.id)
+      if (!isWebhookError(error)) throw error
+      // EVENT_REJECTED: no retry can help; failing (not completing) the job keeps it in the
+      // failed set to inspect.
+      throw failureOf(error, error.code === 'EVENT_REJECTED' ? UnrecoverableError : Error)
     }
-    // No retry can help; failing (not completing) the job keeps it in the failed set.
-    if (rejection !== undefined) throw failureOf(rejection, UnrecoverableError)
   }
 
-  const worker = new Worker<AnyWebhookEvent, void>(queueName, processor, workerOptions)
-  worker.once('closed', () => {
-    webhooks.off('*', watchRejections)
-  })
-  return worker
+  return new Worker<AnyWebhookEvent, void>(queueName, processor, workerOptions)
 }
 
 /**

@@ -241,6 +241,13 @@ export interface ReceiveOptions {
    * @default false
    */
   lastAttempt?: boolean
+  /**
+   * Reject with the `EVENT_REJECTED` WebhookError when every failing handler failed permanently,
+   * instead of resolving (an HTTP receiver answers that 2xx; a queue worker fails the job without
+   * retrying it).
+   * @default false
+   */
+  rejectPermanent?: boolean
 }
 
 /** The third argument of an `onError` handler. */

@@ -1,4 +1,5 @@
 import { ByteBudget } from './byte-budget.js'
+import { WebhookError } from './errors.js'
 import { handleWebhook, type WebhookContext } from './handle-webhook.js'
 import { MemoryIdempotencyStore, type IdempotencyStore } from './idempotency.js'
 import { fetchBody, fetchRequestIo, toResponse } from './fetch-request.js'
@@ -183,10 +184,16 @@ export class WebhooksBase {
    * succeeded, the id was already handled, or a handler failed permanently; rejects with a
    * `WebhookError`: `HANDLER_FAILED`, `HANDLER_TIMEOUT`, `EVENT_IN_PROGRESS` or
    * `IDEMPOTENCY_UNAVAILABLE`. A queue worker passes `{ lastAttempt: true }` on its final try so
-   * `onError` hears `'failed'`. In queue mode (`enqueue`) it stores the event instead.
+   * `onError` hears `'failed'`, and `{ rejectPermanent: true }` to get `EVENT_REJECTED` as a
+   * rejection. In queue mode (`enqueue`) it stores the event instead.
    */
   receive(event: AnyWebhookEvent, options?: ReceiveOptions): Promise<void> {
-    return settled(this.#pipeline.deliver(event, false, options?.lastAttempt === true))
+    const delivery = this.#pipeline.deliver(event, false, options?.lastAttempt === true)
+    if (options?.rejectPermanent !== true) return settled(delivery)
+    return delivery.then((result) => {
+      // The only WebhookError a delivery resolves with is EVENT_REJECTED.
+      if (result instanceof WebhookError) throw result
+    })
   }
 
   /**

@@ -6,7 +6,13 @@ import type {
   WebhookRequest,
   WebhooksOptions,
 } from '../src/index.js'
-import { ERROR_STATUS, MemoryIdempotencyStore, Webhooks, isWebhookError } from '../src/index.js'
+import {
+  ERROR_STATUS,
+  MemoryIdempotencyStore,
+  PermanentWebhookError,
+  Webhooks,
+  isWebhookError,
+} from '../src/index.js'
 import { EVENT, SECRET, signedHeaders, tick } from './helpers.js'
 
 function request(event: AnyWebhookEvent = EVENT): WebhookRequest {
@@ -164,5 +170,22 @@ describe('queue mode (enqueue)', () => {
     }
     expect(codes).toEqual(['HANDLER_FAILED', 'HANDLER_FAILED', 'HANDLER_FAILED'])
     expect(decisions).toEqual(['retry', 'retry', 'failed'])
+  })
+
+  it('receive(event, { rejectPermanent: true }) rejects with EVENT_REJECTED; by default it resolves', async () => {
+    const webhooks = new Webhooks({ secret: SECRET })
+    webhooks.onAny(() => {
+      throw new PermanentWebhookError('the message no longer exists')
+    })
+    await expect(webhooks.receive(EVENT)).resolves.toBeUndefined()
+    await expect(webhooks.receive(EVENT, { rejectPermanent: false })).resolves.toBeUndefined()
+    const error: unknown = await webhooks
+      .receive(EVENT, { rejectPermanent: true })
+      .catch((e: unknown) => e)
+    expect(isWebhookError(error) && error.code).toBe('EVENT_REJECTED')
+
+    // Success and ordinary failures are unchanged by the option.
+    const fine = new Webhooks({ secret: SECRET })
+    await expect(fine.receive(EVENT, { rejectPermanent: true })).resolves.toBeUndefined()
   })
 })
