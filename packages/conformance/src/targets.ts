@@ -112,15 +112,25 @@ function toInstance(config: TargetConfig): Webhooks {
  */
 async function startNodeReference(config: TargetConfig): Promise<RunningTarget> {
   const webhooks = toInstance(config)
+  return listenNode(webhooks, (req, res) => {
+    void webhooks
+      .handle({ method: req.method ?? 'GET', headers: req.headers, body: req, framework: 'node' })
+      .then((response) => {
+        res.writeHead(response.status, response.headers)
+        res.end(response.body)
+      })
+  })
+}
+
+/** A plain node:http server: `answer` on the webhook path, the shared /other route, else 404. */
+function listenNode(
+  webhooks: WebhooksBase,
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<RunningTarget> {
   const server = http.createServer((req, res) => {
     const url = req.url ?? '/'
     if (webhooks.matchesPath(url)) {
-      void webhooks
-        .handle({ method: req.method ?? 'GET', headers: req.headers, body: req, framework: 'node' })
-        .then((response) => {
-          res.writeHead(response.status, response.headers)
-          res.end(response.body)
-        })
+      answer(req, res)
       return
     }
     if (new URL(url, 'http://x').pathname === OTHER_PATH) {
@@ -215,27 +225,14 @@ async function startFastify(config: TargetConfig): Promise<RunningTarget> {
  */
 function startFetchOnNode(webhooks: WebhooksBase): Promise<RunningTarget> {
   const handler = toFetchHandler(webhooks)
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/'
-    if (webhooks.matchesPath(url)) {
-      void handler(toRequest(req, res)).then(async (response) => {
-        const body = Buffer.from(await response.arrayBuffer())
-        if (res.destroyed) return
-        res.writeHead(response.status, Object.fromEntries(response.headers))
-        res.end(body)
-      })
-      return
-    }
-    if (new URL(url, 'http://x').pathname === OTHER_PATH) {
-      void readJson(req).then((body) => {
-        res.writeHead(200, { 'content-type': 'application/json' })
-        res.end(JSON.stringify(otherRouteReply(req.method ?? 'GET', body)))
-      })
-      return
-    }
-    res.writeHead(404).end()
+  return listenNode(webhooks, (req, res) => {
+    void handler(toRequest(req, res)).then(async (response) => {
+      const body = Buffer.from(await response.arrayBuffer())
+      if (res.destroyed) return
+      res.writeHead(response.status, Object.fromEntries(response.headers))
+      res.end(body)
+    })
   })
-  return listen(server, webhooks)
 }
 
 /**
